@@ -1,0 +1,197 @@
+"""Shared fixtures. Real PostgreSQL and Redis only: each test session gets its own database
+(created, migrated, dropped) and its own Redis database number, so runs never see each other."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    env = os.environ.get("WIREFEED_SHARED")
+    if env:
+        return Path(env)
+    for cand in (ROOT.parent / "shared", ROOT.parents[1] / "shared"):
+        if cand.is_dir():
+            return cand
+    raise RuntimeError("cannot find the shared/ folder (fixtures, corpus): set WIREFEED_SHARED")
+
+
+SHARED = shared_dir()
+FIXTURES = SHARED / "fixtures" / "syndication"
+CORPUS = SHARED / "corpus" / "feeds"
+
+ADMIN_URL = os.environ.get("WIREFEED_TEST_ADMIN_URL") or os.environ.get(
+    "DATABASE_URL", "postgresql://root@127.0.0.1:5432/postgres")
+REDIS_BASE = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
+TABLES_KEEP = {"schema_migrations"}
+
+
+def _with_db(url: str, dbname: str) -> str:
+    return psycopg.conninfo.make_conninfo(url, dbname=dbname)
+
+
+@pytest.fixture(scope="session")
+def db_url() -> Iterator[str]:
+    """A freshly created and migrated database for this test session (dropped at the end)."""
+    from worker.db import connect
+    from worker.migrate import migrate
+
+    name = f"wirefeed_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = _with_db(ADMIN_URL, "postgres")
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = _with_db(ADMIN_URL, name)
+    with connect(url) as conn:
+        migrate(conn)
+    yield url
+    from worker.db import close_pools
+
+    close_pools()
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def truncate_all(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as c:
+        tables = [r[0] for r in c.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'") if r[0] not in TABLES_KEEP]
+        if tables:
+            c.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+                sql.SQL(", ").join(sql.Identifier(t) for t in tables)))
+
+
+@pytest.fixture()
+def conn(db_url: str) -> Iterator[psycopg.Connection]:
+    """A connection to the session database, every table emptied before the test."""
+    from worker.db import connect
+
+    truncate_all(db_url)
+    with connect(db_url) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis database number for this session (flushed before and after)."""
+    db = int(os.environ.get("WIREFEED_TEST_REDIS_DB", "9"))
+    url = f"{REDIS_BASE}/{db}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+
+
+@pytest.fixture()
+def env(db_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for this session's services; also applied to this process (settings cache cleared)."""
+    from worker.settings import get_settings
+
+    values = {
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "WIREFEED_ALLOW_PRIVATE_ADDRESSES": "true",
+        "WIREFEED_LOG_FORMAT": "json",
+    }
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    get_settings.cache_clear()
+    yield {**os.environ, **values}
+    get_settings.cache_clear()
+
+
+@pytest.fixture()
+def settings(env: dict[str, str]):  # noqa: ANN201
+    from worker.settings import get_settings
+
+    return get_settings()
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real ``wirefeed`` console script (a separate process, as a user would)."""
+    exe = Path(sys.executable).with_name("wirefeed")
+    cmd = [str(exe), *args] if exe.exists() else [sys.executable, "-m", "worker.cli", *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+@pytest.fixture()
+def cli(env: dict[str, str]):  # noqa: ANN201
+    return functools.partial(run_cli, env=env)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture()
+def fixture_server() -> Iterator[str]:
+    """A loopback HTTP server serving the shared syndication fixtures; yields its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(FIXTURES))
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture()
+def celery_worker(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``wirefeed worker`` process consuming both queues; stopped (TERM, then KILL) after the test."""
+    exe = Path(sys.executable).with_name("wirefeed")
+    log = (tmp_path / "worker.log").open("wb")
+    proc = subprocess.Popen(
+        [str(exe), "worker", "-Q", "fetch,process", "-c", "2", "--pool", "prefork",
+         "-n", f"test-{uuid.uuid4().hex[:6]}@%h", "--without-mingle", "--without-gossip"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+    )
+    try:
+        _wait_worker_ready(env, proc, tmp_path / "worker.log")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _wait_worker_ready(env: dict[str, str], proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        if "ready." in log.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"worker not ready after {timeout}s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.2):  # noqa: ANN001, ANN201
+    """Poll ``predicate`` until it returns a truthy value; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
+        time.sleep(interval)

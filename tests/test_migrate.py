@@ -1,0 +1,77 @@
+"""Migrations: from empty, twice, and several processes at once."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.conftest import ADMIN_URL, _with_db
+from worker.migrate import available
+
+EXPECTED_PUBLIC = {"feeds", "articles", "article_sightings", "schema_migrations"}
+
+
+@pytest.fixture()
+def empty_db() -> str:
+    name = f"wirefeed_mig_{uuid.uuid4().hex[:8]}"
+    admin = _with_db(ADMIN_URL, "postgres")
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield _with_db(ADMIN_URL, name)
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _migrate_cli(url: str) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("wirefeed")
+    return subprocess.run([str(exe), "migrate"], env={**os.environ, "DATABASE_URL": url},
+                          capture_output=True, text=True, timeout=120)
+
+
+def _schema(url: str) -> tuple[set[str], list[int]]:
+    with psycopg.connect(url) as c:
+        tables = {r[0] for r in c.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        versions = [r[0] for r in c.execute("SELECT version FROM schema_migrations ORDER BY version")]
+        views = {r[0] for r in c.execute("SELECT viewname FROM pg_views WHERE schemaname = 'public'")}
+    return tables | views, versions
+
+
+def test_migrate_from_empty_then_again_is_a_no_op(empty_db: str) -> None:
+    first = _migrate_cli(empty_db)
+    assert first.returncode == 0, first.stderr
+    assert "applied 0001_core" in first.stdout
+    objects, versions = _schema(empty_db)
+    assert EXPECTED_PUBLIC | {"stories"} <= objects
+    assert versions == [m.version for m in available()]
+
+    second = _migrate_cli(empty_db)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() == "schema is up to date"
+    assert _schema(empty_db)[1] == versions
+
+
+def test_three_concurrent_migrations_apply_each_version_once(empty_db: str) -> None:
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(_migrate_cli, [empty_db] * 3))
+    assert [r.returncode for r in results] == [0, 0, 0], [r.stderr for r in results]
+    applied_lines = [line for r in results for line in r.stdout.splitlines() if line.startswith("applied")]
+    # every migration was applied by exactly one of the three processes
+    assert sorted(applied_lines) == sorted(f"applied {m.version:04d}_{m.name}" for m in available())
+    assert _schema(empty_db)[1] == [m.version for m in available()]
+
+
+def test_cli_refuses_to_work_on_an_unmigrated_database(empty_db: str) -> None:
+    exe = Path(sys.executable).with_name("wirefeed")
+    r = subprocess.run([str(exe), "feeds", "list"], env={**os.environ, "DATABASE_URL": empty_db},
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "run `wirefeed migrate`" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -1,0 +1,61 @@
+"""Connections to PostgreSQL: one place that knows how to open them and which session settings they get."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+# Session settings every wirefeed connection gets: a runaway statement or a lock wait never holds a worker.
+SESSION_OPTIONS = "-c statement_timeout=120000 -c lock_timeout=30000 -c idle_in_transaction_session_timeout=300000"
+
+_pools: dict[str, ConnectionPool] = {}
+_pools_lock = threading.Lock()
+
+
+def connect(url: str, *, autocommit: bool = False, application_name: str = "wirefeed") -> psycopg.Connection:
+    """A new connection with wirefeed's session settings (the caller closes it)."""
+    return psycopg.connect(
+        url, autocommit=autocommit, options=SESSION_OPTIONS, application_name=application_name,
+        connect_timeout=10,
+    )
+
+
+def pool(url: str) -> ConnectionPool:
+    """A process-wide pool per URL, health-checked on checkout (survives a PostgreSQL restart)."""
+    with _pools_lock:
+        p = _pools.get(url)
+        if p is None:
+            p = ConnectionPool(
+                url,
+                min_size=1,
+                max_size=8,
+                kwargs={"options": SESSION_OPTIONS, "application_name": "wirefeed-worker", "connect_timeout": 10},
+                check=ConnectionPool.check_connection,
+                open=True,
+                name="wirefeed",
+            )
+            _pools[url] = p
+        return p
+
+
+@contextmanager
+def pooled(url: str) -> Iterator[psycopg.Connection]:
+    """Borrow a pooled connection; the transaction commits on success and rolls back on error."""
+    with pool(url).connection() as conn:
+        yield conn
+
+
+def close_pools() -> None:
+    with _pools_lock:
+        for p in _pools.values():
+            p.close()
+        _pools.clear()
+
+
+def dict_cursor(conn: psycopg.Connection) -> psycopg.Cursor:
+    return conn.cursor(row_factory=dict_row)

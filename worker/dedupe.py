@@ -1,0 +1,333 @@
+"""Fingerprints for exact and near-duplicate detection (pure, no I/O).
+
+Exact level: :func:`content_hash` over :func:`text_key` (the unique index on ``articles.content_hash``
+relies on both staying exactly as they are).
+
+Near-duplicate level (issue 5):
+
+* :func:`fingerprint` turns a title and a cleaned text into word shingles (hashed to uint64), a MinHash
+  signature (numpy, multiply-shift hashing of xxhash'd shingles) and the *candidate keys* stored in
+  PostgreSQL: LSH band keys of the signature (near-duplicates by Jaccard), lead keys (a bottom-k sketch of
+  the opening words: finds summary-only copies, which LSH misses) and a title key.
+* :func:`compare` is the exact verification run on each candidate: Jaccard on the shingle sets, containment
+  for a short copy inside a longer article with a similar title, and the template guard: two reports from
+  one template about different events (titles, numbers, names, dates substituted in the same places) are
+  different stories.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+import numpy as np
+import xxhash
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_xxh = xxhash.xxh3_64_intdigest
+MIN_WORDS_FOR_TEXT_HASH = 25
+
+
+def text_key(text: str) -> str:
+    """The normalised form the content hash is taken over: NFKC, case-folded words joined by spaces."""
+    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
+
+
+def content_hash(text: str, title: str = "", url: str | None = None) -> str:
+    """Exact-duplicate key of an article's text.
+
+    Long texts are keyed by their words alone, so the same report under another title or URL is one
+    article. Short texts (teasers, empty bodies) would collide across unrelated items, so the title
+    and URL are mixed in.
+    """
+    key = text_key(text)
+    if len(key.split()) < MIN_WORDS_FOR_TEXT_HASH:
+        key = "\x1f".join((text_key(title), url or "", key))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+# --- tunables (README: "Tuning the story thresholds") -------------------------------------------------------
+SHINGLE_WORDS = 3  # words per shingle
+NUM_PERM = 128  # MinHash permutations (signature length)
+BANDS = 32  # LSH bands of NUM_PERM // BANDS rows: candidate threshold ≈ (1/BANDS)**(ROWS/1) ≈ 0.42
+ROWS = NUM_PERM // BANDS
+LEAD_WORDS = 40  # opening words sketched for the lead keys
+LEAD_KEYS = 2  # bottom-k of the lead's shingle hashes
+MIN_WORDS_NEAR = 12  # texts shorter than this are left to the exact levels (and own stories)
+JACCARD_LINK = 0.5  # same story when shingle Jaccard reaches this (and the template guard agrees)
+CONTAINMENT_LINK = 0.8  # ... or when the shorter text is this much inside the longer one
+TITLE_LINK = 0.5  # containment needs titles this similar (word containment)
+MAX_CONFLICTS = 1  # template guard: more substituted facts than this => different events
+ALIGN_MAX_WORDS = 1500  # the guard aligns at most this many words of each text
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_rng = np.random.default_rng(0x5717E5)  # fixed: signatures must be stable across processes and releases
+_PERM_A = (_rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)).reshape(-1, 1)
+_PERM_B = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64).reshape(-1, 1)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_STEP = np.uint64(0x9E3779B97F4A7C15)
+_EMPTY_SIG = np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32)
+_TITLE_LABEL = re.compile(r"^(?:update[sd]?|updated|breaking|exclusive|watch|video|live|analysis|"
+                          r"opinion|factbox|explainer)\b\W*", re.IGNORECASE)
+
+
+def words(text: str) -> list[str]:
+    """The case-folded words shingles are made of (same tokenisation as :func:`text_key`)."""
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser, vectorised (uint64 arithmetic wraps)."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * _MIX1
+    h = h ^ (h >> np.uint64(27))
+    h = h * _MIX2
+    return h ^ (h >> np.uint64(31))
+
+
+def shingle_hashes(ws: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
+    """Sorted unique uint64 hashes of the k-word shingles of ``ws`` (one shingle if shorter than k)."""
+    if not ws:
+        return np.empty(0, dtype=np.uint64)
+    h = np.fromiter((_xxh(w.encode("utf-8")) for w in ws), dtype=np.uint64, count=len(ws))
+    if len(ws) < k:
+        acc = h[:1].copy()
+        for j in range(1, len(ws)):
+            acc = _mix(acc * _STEP + h[j : j + 1])
+        return acc
+    n = len(ws) - k + 1
+    acc = h[:n].copy()
+    for j in range(1, k):
+        acc = _mix(acc * _STEP + h[j : j + n])
+    return np.unique(acc)
+
+
+def minhash(shingles: np.ndarray) -> np.ndarray:
+    """uint32[NUM_PERM] MinHash signature: min over shingles of the high 32 bits of a*x+b (mod 2**64)."""
+    if shingles.size == 0:
+        return _EMPTY_SIG.copy()
+    hv = _PERM_A * shingles.reshape(1, -1) + _PERM_B
+    return (hv.min(axis=1) >> np.uint64(32)).astype(np.uint32)
+
+
+def _signed(v: int) -> int:
+    """An unsigned 64-bit hash as a PostgreSQL bigint."""
+    return v - (1 << 64) if v >= (1 << 63) else v
+
+
+def band_keys(signature: np.ndarray) -> list[int]:
+    """One bigint per LSH band: two texts share a band key with probability ≈ 1-(1-J**ROWS)**BANDS."""
+    rows = signature.astype("<u4").reshape(BANDS, ROWS)
+    return [_signed(xxhash.xxh3_64_intdigest(rows[i].tobytes(), seed=i + 1)) for i in range(BANDS)]
+
+
+def lead_keys(ws: list[str]) -> list[int]:
+    """Bottom-k sketch of the opening words' shingles: a summary-only copy shares them with its article."""
+    lead = shingle_hashes(ws[:LEAD_WORDS])
+    return [_signed(xxhash.xxh3_64_intdigest(int(v).to_bytes(8, "little"), seed=1001))
+            for v in lead[:LEAD_KEYS]]
+
+
+def title_words(title: str) -> list[str]:
+    return words(_TITLE_LABEL.sub("", title.strip()))
+
+
+def title_key(title: str) -> int | None:
+    tw = title_words(title)
+    if not tw:
+        return None
+    return _signed(xxhash.xxh3_64_intdigest(" ".join(tw).encode("utf-8"), seed=2002))
+
+
+@dataclass(slots=True)
+class Fingerprint:
+    """Everything the story index needs about one text."""
+
+    shingles: np.ndarray  # sorted unique uint64
+    signature: np.ndarray  # uint32[NUM_PERM]
+    word_count: int
+    band_keys: list[int]  # empty when the text is too short for near-duplicate matching
+    lead_keys: list[int]
+    title_key: int | None
+
+    @property
+    def keys(self) -> list[int]:
+        """All candidate keys (bigints) this text is indexed under."""
+        out = [*self.band_keys, *self.lead_keys]
+        if self.title_key is not None and self.band_keys:
+            out.append(self.title_key)
+        return out
+
+
+def fingerprint(title: str, text: str) -> Fingerprint:
+    ws = words(text)
+    sh = shingle_hashes(ws)
+    sig = minhash(sh)
+    if len(ws) < MIN_WORDS_NEAR:
+        return Fingerprint(sh, sig, len(ws), [], [], title_key(title))
+    return Fingerprint(sh, sig, len(ws), band_keys(sig), lead_keys(ws), title_key(title))
+
+
+def signature_bytes(signature: np.ndarray) -> bytes:
+    return signature.astype("<u4").tobytes()
+
+
+def signature_from_bytes(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype="<u4").astype(np.uint32)
+
+
+def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
+    return float(np.count_nonzero(sig_a == sig_b)) / NUM_PERM
+
+
+def estimated_containment(jaccard: float, count_a: int, count_b: int) -> float:
+    """|A∩B| / min(|A|,|B|) from an (estimated) Jaccard and the set sizes."""
+    small = min(count_a, count_b)
+    if small == 0:
+        return 0.0
+    inter = jaccard * (count_a + count_b) / (1.0 + jaccard)
+    return min(1.0, inter / small)
+
+
+def overlap(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Exact (Jaccard, containment of the smaller in the larger) of two sorted unique shingle arrays."""
+    if a.size == 0 or b.size == 0:
+        return 0.0, 0.0
+    inter = np.intersect1d(a, b, assume_unique=True).size
+    return inter / (a.size + b.size - inter), inter / min(a.size, b.size)
+
+
+# --- template guard ------------------------------------------------------------------------------------------
+_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*%?|\w+(?:[-'’]\w+)*", re.UNICODE)
+_SENTENCE_END = re.compile(r"[.!?:;\"“”]\s*$|^\s*$")
+_DATE_WORDS = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec "
+    "monday tuesday wednesday thursday friday saturday sunday".split()
+)
+
+
+@dataclass(slots=True)
+class _Tokens:
+    raw: list[str]  # as written
+    folded: list[str]
+    names: set[str]  # folded tokens written capitalised inside a sentence somewhere in the text
+    vocab: set[str]
+
+
+def _tokens(text: str, names_from: set[str] | None = None) -> _Tokens:
+    text = unicodedata.normalize("NFKC", text)
+    raw: list[str] = []
+    names: set[str] = set()
+    last = 0
+    for m in _TOKEN.finditer(text):
+        tok = m.group()
+        gap = text[last : m.start()]
+        initial = not raw or bool(_SENTENCE_END.search(gap)) or "\n" in gap
+        if tok[0].isupper() and not initial:
+            names.add(tok.casefold())
+        raw.append(tok)
+        last = m.end()
+    folded = [t.casefold() for t in raw]
+    if names_from is not None:  # titles: a name is what the article's body writes as one
+        names = {f for f in folded if f in names_from}
+    return _Tokens(raw, folded, names, set(folded))
+
+
+def _fact_kind(folded: str, names: set[str]) -> str | None:
+    if any(c.isdigit() for c in folded):
+        return "number"
+    if folded in _DATE_WORDS:
+        return "date"
+    if folded in names and len(folded) > 1:
+        return "name"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A slot where one text has facts (numbers, dates, names) the other has none of."""
+
+    where: str  # "title" | "text"
+    kind: str  # "number" | "date" | "name"
+    a: str
+    b: str
+
+    def __str__(self) -> str:
+        return f"{self.where} {self.kind}: {self.a!r} vs {self.b!r}"
+
+
+def _conflicts(a: _Tokens, b: _Tokens, vocab_a: set[str], vocab_b: set[str], where: str) -> list[Conflict]:
+    out: list[Conflict] = []
+    fa, fb = a.folded[:ALIGN_MAX_WORDS], b.folded[:ALIGN_MAX_WORDS]
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, fa, fb, autojunk=False).get_opcodes():
+        if op != "replace":
+            continue  # insertions and deletions are edits (a line added, a paragraph dropped), not conflicts
+        kinds_a = {(t, k) for t in fa[i1:i2] if t not in vocab_b and (k := _fact_kind(t, a.names))}
+        kinds_b = {(t, k) for t in fb[j1:j2] if t not in vocab_a and (k := _fact_kind(t, b.names))}
+        if kinds_a and kinds_b:
+            kinds = {k for _, k in kinds_a | kinds_b}
+            kind = "date" if "date" in kinds else "number" if "number" in kinds else "name"
+            out.append(Conflict(where, kind, " ".join(a.raw[i1:i2]), " ".join(b.raw[j1:j2])))
+    return out
+
+
+def template_conflicts(title_a: str, text_a: str, title_b: str, text_b: str) -> list[Conflict]:
+    """Facts substituted between two texts: where one says 'Libya', 'September 16', '5.25%' the other
+    says 'Sudan', 'October 2', '5.5%'. Edits (added or dropped passages) are not conflicts."""
+    ta, tb = _tokens(text_a), _tokens(text_b)
+    ha, hb = _tokens(title_a, names_from=ta.names), _tokens(title_b, names_from=tb.names)
+    vocab_a, vocab_b = ta.vocab | ha.vocab, tb.vocab | hb.vocab
+    return _conflicts(ha, hb, vocab_a, vocab_b, "title") + _conflicts(ta, tb, vocab_a, vocab_b, "text")
+
+
+def title_similarity(title_a: str, title_b: str) -> float:
+    """Word containment of the shorter title in the longer one (labels such as 'Update:' ignored)."""
+    wa, wb = set(title_words(title_a)), set(title_words(title_b))
+    if not wa or not wb:
+        return 0.0
+    return len(wa & wb) / min(len(wa), len(wb))
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    same: bool
+    method: str  # "near_duplicate" | "containment" | "distinct"
+    score: float  # the score the decision rests on: Jaccard, or containment
+    jaccard: float
+    containment: float
+    reason: str
+
+
+def compare(
+    title_a: str, text_a: str, title_b: str, text_b: str,
+    fp_a: Fingerprint | None = None, fp_b: Fingerprint | None = None,
+) -> Verdict:
+    """Exact verification of a candidate pair: are these two texts one story?"""
+    fp_a = fp_a or fingerprint(title_a, text_a)
+    fp_b = fp_b or fingerprint(title_b, text_b)
+    jac, con = overlap(fp_a.shingles, fp_b.shingles)
+    scores = f"jaccard {jac:.3f}, containment {con:.3f}"
+    if min(fp_a.word_count, fp_b.word_count) < MIN_WORDS_NEAR:
+        return Verdict(False, "distinct", jac, jac, con, f"too short for near-duplicate matching ({scores})")
+    if jac >= JACCARD_LINK:
+        method, score = "near_duplicate", jac
+    elif con >= CONTAINMENT_LINK:
+        tsim = title_similarity(title_a, title_b)
+        if tsim < TITLE_LINK:
+            return Verdict(False, "distinct", con, jac, con,
+                           f"contained but titles differ (title similarity {tsim:.2f}; {scores})")
+        method, score = "containment", con
+    else:
+        return Verdict(False, "distinct", jac, jac, con, f"not similar enough ({scores})")
+    conflicts = template_conflicts(title_a, text_a, title_b, text_b)
+    if len(conflicts) > MAX_CONFLICTS:
+        shown = "; ".join(str(c) for c in conflicts[:4])
+        return Verdict(False, "distinct", score, jac, con,
+                       f"template near miss: {len(conflicts)} facts disagree ({shown}); {scores}")
+    note = f"; tolerated: {conflicts[0]}" if conflicts else ""
+    return Verdict(True, method, score, jac, con, f"{method}: {scores}{note}")

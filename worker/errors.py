@@ -1,0 +1,69 @@
+"""The error tree. Callers decide what to do by class, never by matching message strings.
+
+    WirefeedError
+    ├── ConfigError            bad setting; the process should not start
+    ├── InputError             the input is bad; retrying will not help (permanent)
+    │   ├── ParseError         the feed body cannot be read as a feed
+    │   ├── EntryError         one item is unusable; the rest of the feed goes on
+    │   └── TooLargeError      body over WIREFEED_MAX_FEED_BYTES
+    └── FetchError             the fetch did not yield a body; ``kind`` names why (e.g. "timeout", "http_404")
+        ├── TransientFetchError   worth retrying later with backoff (timeouts, 5xx, 404, 429)
+        └── PermanentFetchError   will not get better on its own (401/403, 410, SSRF refusal, bad scheme)
+
+Every message is one line a person can act on.
+"""
+
+from __future__ import annotations
+
+
+class WirefeedError(Exception):
+    """Base of every error wirefeed raises on purpose."""
+
+    kind: str = "error"
+
+    def __init__(self, message: str, *, kind: str | None = None) -> None:
+        super().__init__(" ".join(str(message).split()))
+        if kind is not None:
+            self.kind = kind
+
+    @property
+    def reason(self) -> str:
+        """One line for logs, stderr and ``feeds.last_error``."""
+        return str(self)
+
+
+class ConfigError(WirefeedError):
+    kind = "config"
+
+
+class InputError(WirefeedError):
+    kind = "bad_input"
+
+
+class ParseError(InputError):
+    kind = "parse"
+
+
+class EntryError(InputError):
+    kind = "entry"
+
+
+class TooLargeError(InputError):
+    kind = "too_large"
+
+
+class FetchError(WirefeedError):
+    kind = "fetch"
+    retry_after: float | None = None  # seconds the server asked us to wait, if it said
+
+    def __init__(self, message: str, *, kind: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, kind=kind)
+        self.retry_after = retry_after
+
+
+class TransientFetchError(FetchError):
+    kind = "transient"
+
+
+class PermanentFetchError(FetchError):
+    kind = "permanent"

@@ -1,0 +1,86 @@
+"""One settings object, read from the environment (and an optional ``.env``), validated at start."""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from worker.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Every knob wirefeed has. Contract names have no prefix; the rest are ``WIREFEED_*``."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("postgresql://localhost/wirefeed", alias="DATABASE_URL")
+    redis_url: str = Field("redis://localhost:6379/0", alias="REDIS_URL")
+    allow_private_addresses: bool = Field(False, alias="WIREFEED_ALLOW_PRIVATE_ADDRESSES")
+    max_feed_bytes: int = Field(10 * 1024 * 1024, alias="WIREFEED_MAX_FEED_BYTES", gt=0)
+    log_format: Literal["json", "console"] | None = Field(None, alias="WIREFEED_LOG_FORMAT")
+    log_level: str = Field("INFO", alias="WIREFEED_LOG_LEVEL")
+
+    # fetching
+    connect_timeout: float = Field(10.0, alias="WIREFEED_CONNECT_TIMEOUT", gt=0)
+    read_timeout: float = Field(30.0, alias="WIREFEED_READ_TIMEOUT", gt=0)
+    fetch_deadline: float = Field(60.0, alias="WIREFEED_FETCH_DEADLINE", gt=0)
+    contact_url: str = Field("https://github.com/wirefeed/wirefeed", alias="WIREFEED_CONTACT_URL")
+
+    # scheduling
+    min_interval: int = Field(300, alias="WIREFEED_MIN_INTERVAL_SECONDS", gt=0)
+    max_interval: int = Field(86400, alias="WIREFEED_MAX_INTERVAL_SECONDS", gt=0)
+    default_interval: int = Field(1800, alias="WIREFEED_DEFAULT_INTERVAL_SECONDS", gt=0)
+    claim_timeout: int = Field(600, alias="WIREFEED_CLAIM_TIMEOUT_SECONDS", gt=0)
+    schedule_every: float = Field(30.0, alias="WIREFEED_SCHEDULE_EVERY_SECONDS", gt=0)
+    schedule_batch: int = Field(500, alias="WIREFEED_SCHEDULE_BATCH", gt=0)
+    disable_after_errors: int = Field(20, alias="WIREFEED_DISABLE_AFTER_ERRORS", gt=0)
+
+    # normalisation
+    default_timezone: str = Field("UTC", alias="WIREFEED_DEFAULT_TIMEZONE")
+    future_skew_seconds: int = Field(3600, alias="WIREFEED_FUTURE_SKEW_SECONDS", ge=0)
+
+    # observability
+    metrics_port: int = Field(0, alias="WIREFEED_METRICS_PORT", ge=0, le=65535)
+
+    @field_validator("database_url")
+    @classmethod
+    def _pg_url(cls, v: str) -> str:
+        if "://" in v and not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL or a libpq conninfo string")
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v: str) -> str:
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return v
+
+    @property
+    def effective_log_format(self) -> str:
+        if self.log_format:
+            return self.log_format
+        return "console" if sys.stderr.isatty() else "json"
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment; a bad value becomes one ConfigError naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "?"
+            field = Settings.model_fields.get(name)
+            env = field.alias if field is not None and field.alias else name
+            problems.append(f"{env}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
