@@ -1,8 +1,26 @@
-"""Syndication boilerplate removal and attribution (pure). STUB: owned by the stories work (issue 5)."""
+"""Syndication boilerplate removal and attribution (pure, no I/O).
+
+``strip_boilerplate`` takes an item's plain-text paragraphs and returns the article alone, plus the
+outlet a syndicator's wrapper credits (``credit``) and what was cut (``removed``). Three kinds of rule:
+
+* header lines at the top: the AllAfrica-style credit line ``Publisher (City)`` and date-only lines;
+* footer lines anywhere (they start the paragraph): "Read the original article on …", "This article
+  originally appeared on …", WordPress's "The post … appeared first on …", copyright and distribution
+  notices, "(Reporting by …; Editing by …)", "Tagged:", subscribe / newsletter / follow-us lines;
+* learned lines: paragraphs that repeat across many items of one feed (see ``repeated_paragraphs``),
+  passed back in as ``learned``.
+
+A rule never empties an item: when everything would go, the paragraphs are kept as they were.
+"""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from worker.dedupe import text_key
 
 
 @dataclass(slots=True)
@@ -12,6 +30,151 @@ class Cleaned:
     removed: list[str] = field(default_factory=list)  # what was cut, for debugging
 
 
-def strip_boilerplate(paragraphs: list[str], feed_title: str | None = None) -> Cleaned:
-    """Remove syndication wrappers (header credit line, "Read the original…", copyright footers)."""
-    return Cleaned(paragraphs=list(paragraphs))
+_I = re.IGNORECASE
+_OUTLET = r"(?P<outlet>[^\n]{2,120}?)"
+_END = r"\s*[.!]?\s*$"
+
+# "Publisher (City)": a short, name-like first line with a place in brackets and no sentence in it.
+_HEADER_CREDIT = re.compile(r"^(?P<outlet>[A-Z0-9][^()\n.!?]{1,80}?)\s*\((?P<city>[A-Z][^()\n.!?]{1,40})\)\s*$")
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
+           "jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec")
+_DATE_ONLY = re.compile(
+    rf"^(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?(?:\d{{1,2}}\s+(?:{_MONTHS})\.?,?\s+\d{{4}}|"
+    rf"(?:{_MONTHS})\.?\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})\s*$", _I)
+
+# Footers that name the original outlet: the first match gives the credit.
+_CREDIT_FOOTERS = [
+    re.compile(rf"^read (?:the )?(?:original|full) (?:article|story|report)(?: here)? (?:on|at|from) "
+               rf"{_OUTLET}{_END}", _I),
+    re.compile(rf"^(?:this|the) (?:article|story|report|post|piece) (?:was )?(?:originally|first) "
+               rf"(?:appeared|published|posted|ran) (?:on|in|at|by) {_OUTLET}{_END}", _I),
+    re.compile(rf"^(?:this|the) (?:article|story|report|post) is republished from {_OUTLET}"
+               r"(?: under [^\n]*)?\s*[.!]?\s*$", _I),
+    re.compile(rf"^the post .{{1,300}} appeared first on {_OUTLET}{_END}", _I),
+    re.compile(rf"^(?:originally )?published (?:on|by|in) {_OUTLET}{_END}", _I),
+    re.compile(rf"^source: {_OUTLET}{_END}", _I),
+]
+
+# Footers with no credit worth taking.
+_FOOTERS = [re.compile(p, _I) for p in (
+    r"^(?:copyright\s*)?(?:©|\(c\))\s*(?:\d{4}|[a-z])",
+    r"^copyright\s+(?:\d{4}|by\b|the\b)",
+    r"^[^\n]{0,200}\ball rights reserved\b[^\n]{0,40}$",
+    r"^[^\n]{0,300}\bdistributed by allafrica\b",
+    r"^allafrica publishes\b",
+    r"^(?:articles and commentaries that identify allafrica|we publish news and views ranging)\b",
+    r"^to (?:contact the copyright holder|address comments or complaints)\b",
+    r"^tagged\s*:",
+    r"^(?:tags|related(?: articles| stories| coverage)?|read more|see also|more from [^\n]{1,60})\s*:?\s*$",
+    r"^(?:tags|topics|filed under)\s*:",
+    r"^\(?\s*(?:additional )?(?:reporting|writing|editing|compiled|translated) by\b[^\n]{0,300}\)?\s*$",
+    r"^\([^()\n]{0,120}\b(?:reporting|editing) by\b[^()\n]{0,300}\)\s*$",
+    r"^(?:associated press|ap|afp|reuters) (?:writers?|reporters?|correspondents?)\b[^\n]{0,200}"
+    r"\bcontributed\b[^\n]{0,40}$",
+    r"^[^\n]{0,80}\b(?:subscribe|sign up|signup|register)\b[^\n]{0,120}\b(?:newsletter|updates|inbox|"
+    r"alerts|digest|briefing|free)\b[^\n]{0,120}$",
+    r"^(?:subscribe|sign up)\b[^\n]{0,160}$",
+    r"^(?:click|tap) here to\b[^\n]{0,160}$",
+    r"^(?:follow|like) us on\b[^\n]{0,160}$",
+    r"^(?:follow|join) [^\n]{1,80} on (?:twitter|x|facebook|instagram|telegram|whatsapp|linkedin)\b"
+    r"[^\n]{0,120}$",
+    r"^(?:share|share this(?: article| story)?|print|email|advertisement|sponsored)\s*:?\s*$",
+    r"^(?:the )?views expressed (?:in this|here)\b[^\n]{0,300}$",
+    r"^(?:get|download) (?:our|the) (?:free )?app\b[^\n]{0,160}$",
+)]
+
+_SIGNOFF_MAX_WORDS = 5
+
+
+def _norm_outlet(name: str) -> str:
+    name = re.sub(r"\s+", " ", name).strip(" .,:;-–—\"'“”")
+    name = re.sub(r"^(?:the website of|the)\s+(?=[A-Z])", "", name)
+    return name
+
+
+def _header_credit(line: str) -> str | None:
+    m = _HEADER_CREDIT.match(line)
+    if m is None or len(line.split()) > 12:
+        return None
+    return _norm_outlet(m.group("outlet")) or None
+
+
+def _credit_footer(p: str) -> str | None:
+    for rx in _CREDIT_FOOTERS:
+        m = rx.match(p)
+        if m:
+            return _norm_outlet(m.group("outlet")) or None
+    return None
+
+
+def _is_footer(p: str) -> bool:
+    return any(rx.match(p) for rx in _FOOTERS)
+
+
+def _is_signoff(p: str) -> bool:
+    """A bare outlet name or byline line (no sentence in it)."""
+    return len(p.split()) <= _SIGNOFF_MAX_WORDS and not re.search(r"[.!?:;]\s*$", p)
+
+
+def strip_boilerplate(
+    paragraphs: list[str], feed_title: str | None = None, *, learned: set[str] | None = None
+) -> Cleaned:
+    """Remove syndication wrappers (header credit line, "Read the original…", copyright footers) and the
+    feed's learned boilerplate (``learned``: keys from :func:`repeated_paragraphs`)."""
+    paras = [p.strip() for p in paragraphs]
+    paras = [p for p in paras if p]
+    keep = [True] * len(paras)
+    removed: list[str] = []
+    header_credit: str | None = None
+    footer_credit: str | None = None
+
+    # Header: date-only lines and one "Publisher (City)" credit line among the first three paragraphs.
+    for i, p in enumerate(paras[:3]):
+        lines = [ln.strip() for ln in p.splitlines() if ln.strip()]
+        credits = [_header_credit(ln) for ln in lines if not _DATE_ONLY.match(ln)]
+        if len(credits) > 1 or not all(credits):
+            break
+        keep[i] = False
+        header_credit = header_credit or (credits[0] if credits else None)
+
+    for i, p in enumerate(paras):
+        if not keep[i]:
+            continue
+        credit = _credit_footer(p)
+        if credit is not None:
+            footer_credit = footer_credit or credit
+            keep[i] = False
+        elif _is_footer(p) or (learned and text_key(p) in learned):
+            keep[i] = False
+
+    # A bare sign-off line ("Ahram Online") right before a removed footer at the tail goes with it.
+    last_kept = max((i for i, k in enumerate(keep) if k), default=-1)
+    if 0 <= last_kept < len(paras) - 1 and _is_signoff(paras[last_kept]) and last_kept > 0:
+        keep[last_kept] = False
+
+    kept = [p for p, k in zip(paras, keep, strict=True) if k]
+    if not kept:  # never empty an item: a "footer-only" text is probably the text
+        return Cleaned(paragraphs=paras, credit=None, removed=[])
+    removed = [p for p, k in zip(paras, keep, strict=True) if not k]
+    credit = header_credit or footer_credit
+    if credit and feed_title and text_key(credit) == text_key(feed_title):
+        credit = feed_title.strip()
+    return Cleaned(paragraphs=kept, credit=credit or None, removed=removed)
+
+
+def repeated_paragraphs(
+    paragraph_lists: list[list[str]], min_items: int = 3, min_share: float = 0.5
+) -> set[str]:
+    """Keys (``text_key``) of paragraphs found in at least ``min_items`` items and ``min_share`` of all
+    items of one feed: footers, subscribe lines, standing disclaimers."""
+    if not paragraph_lists:
+        return set()
+    counts: Counter[str] = Counter()
+    for paras in paragraph_lists:
+        counts.update(_keys(paras))
+    need = max(min_items, min_share * len(paragraph_lists))
+    return {k for k, n in counts.items() if n >= need}
+
+
+def _keys(paras: Iterable[str]) -> set[str]:
+    return {k for k in (text_key(p) for p in paras) if k}

@@ -1,0 +1,267 @@
+"""Near-duplicate stories in PostgreSQL (issue 5): candidate index, verification, links.
+
+``assign_stories`` runs inside the pipeline's batch transaction, right after the batch's new article rows
+are inserted (``story_id`` still NULL). For each new article, oldest id first:
+
+1. fingerprint its cleaned text (``worker.dedupe.fingerprint``): MinHash signature and candidate keys;
+2. look its keys up in ``article_bands`` (index-only scans, at most ``CANDIDATES_PER_KEY`` rows per key, so
+   the cost stays flat however large the table grows), estimate similarity from the stored signatures,
+   and verify the best few exactly (``worker.dedupe.compare``: Jaccard, containment, template guard);
+3. link it to the best verified match's story, or make it its own story, and record the decision with
+   its method, score and reason in ``article_links``; index its keys for the articles that come later.
+
+Concurrency: before any lookup the batch takes transaction-level advisory locks on all its keys (sorted,
+so two batches never wait on each other in a cycle). A second worker ingesting a copy of the same story
+shares at least one key with it (that is what makes it a candidate), so it waits until the first batch
+commits and then sees its rows. Batches with very many keys take one exclusive lock instead, to keep the
+shared lock table small; the others hold that lock in shared mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from worker import dedupe
+from worker.models import Article
+
+SCHEME = 1  # bump when the fingerprint parameters change (old rows are then re-fingerprinted on update)
+LOCK_NAMESPACE = 0x53545259  # "STRY": classid of the per-key pg_advisory_xact_lock(int, int)
+GLOBAL_LOCK_NAMESPACE = 0x53544741  # "STGA": the batch-wide lock (shared normally, exclusive for big batches)
+MAX_KEY_LOCKS = 512  # a batch with more distinct lock keys than this takes the exclusive lock instead
+CANDIDATES_PER_KEY = 20  # newest articles read per key: a hot key (template, common title) stays cheap
+PREFILTER_JACCARD = 0.3  # estimated from signatures, before the exact check
+PREFILTER_CONTAINMENT = 0.6
+VERIFY_LIMIT = 8  # candidates verified exactly per article, best estimate first
+
+
+@dataclass(frozen=True, slots=True)
+class StoryLink:
+    """The story decision for one article (also stored in ``article_links``)."""
+
+    article_id: int
+    story_id: int
+    linked_to: int | None  # the earlier article it matched, None for a new story
+    method: str  # "new" | "near_duplicate" | "containment"
+    score: float | None
+    reason: str
+    jaccard: float | None = None
+    containment: float | None = None
+
+
+def _text(a: Article) -> str:
+    return a.content_text or a.summary or ""
+
+
+def _fold(key: int) -> int:
+    """A 64-bit key folded into the int4 objid of a two-key advisory lock (collisions only over-lock)."""
+    v = ((key >> 32) ^ key) & 0xFFFFFFFF
+    return v - (1 << 32) if v >= (1 << 31) else v
+
+
+def lock_keys(conn: psycopg.Connection, keys: Iterable[int]) -> None:
+    """Serialise story assignment between transactions that share any candidate key."""
+    folded = sorted({_fold(k) for k in keys})
+    if len(folded) > MAX_KEY_LOCKS:
+        conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (GLOBAL_LOCK_NAMESPACE,))
+        return
+    conn.execute("SELECT pg_advisory_xact_lock_shared(%s, 0)", (GLOBAL_LOCK_NAMESPACE,))
+    if folded:
+        # unnest yields the array in order, so the locks are taken in ascending order.
+        conn.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, k)) FROM unnest(%s::int[]) AS k",
+            (LOCK_NAMESPACE, folded),
+        )
+
+
+_CANDIDATES = """
+SELECT c.article_id, array_agg(q.k), f.signature, f.shingle_count, coalesce(a.story_id, a.id)
+FROM unnest(%(keys)s::bigint[]) AS q(k)
+CROSS JOIN LATERAL (
+    SELECT b.article_id FROM article_bands b
+    WHERE b.band_key = q.k
+    ORDER BY b.article_id DESC
+    LIMIT %(per_key)s
+) c
+JOIN article_fingerprints f ON f.article_id = c.article_id
+JOIN articles a ON a.id = c.article_id
+WHERE c.article_id <> %(id)s
+GROUP BY c.article_id, f.signature, f.shingle_count, a.story_id, a.id
+"""
+
+
+@dataclass(slots=True)
+class _Candidate:
+    article_id: int
+    story_id: int
+    est_jaccard: float
+    est_containment: float
+
+    @property
+    def estimate(self) -> float:
+        return max(self.est_jaccard, self.est_containment)
+
+
+def find_candidates(
+    conn: psycopg.Connection, article_id: int, fp: dedupe.Fingerprint
+) -> list[_Candidate]:
+    """Stored articles sharing a key with ``fp``, prefiltered on their signatures, best estimate first."""
+    if not fp.keys:
+        return []
+    rows = conn.execute(
+        _CANDIDATES, {"keys": fp.keys, "per_key": CANDIDATES_PER_KEY, "id": article_id}
+    ).fetchall()
+    out = []
+    for cid, _keys, sig, count, story_id in rows:
+        est_j = dedupe.estimated_jaccard(fp.signature, dedupe.signature_from_bytes(bytes(sig)))
+        est_c = dedupe.estimated_containment(est_j, int(count), int(fp.shingles.size))
+        if est_j >= PREFILTER_JACCARD or est_c >= PREFILTER_CONTAINMENT:
+            out.append(_Candidate(int(cid), int(story_id), est_j, est_c))
+    out.sort(key=lambda c: (-c.estimate, c.article_id))
+    return out[:VERIFY_LIMIT]
+
+
+def _verify(
+    conn: psycopg.Connection, article: Article, fp: dedupe.Fingerprint, cands: list[_Candidate]
+) -> tuple[_Candidate | None, dedupe.Verdict | None, str]:
+    """Exact check of each candidate; returns the best match (or None) and, if none, why not."""
+    if not cands:
+        return None, None, ""
+    rows = conn.execute(
+        "SELECT id, title, coalesce(nullif(content_text, ''), summary, '') FROM articles WHERE id = ANY(%s)",
+        ([c.article_id for c in cands],),
+    ).fetchall()
+    texts = {int(r[0]): (r[1] or "", r[2] or "") for r in rows}
+    best: tuple[_Candidate, dedupe.Verdict] | None = None
+    closest: tuple[_Candidate, dedupe.Verdict] | None = None
+    for c in cands:
+        if c.article_id not in texts:
+            continue
+        title, text = texts[c.article_id]
+        v = dedupe.compare(title, text, article.title, _text(article), fp_b=fp)
+        if v.same and (best is None or (v.score, -c.article_id) > (best[1].score, -best[0].article_id)):
+            best = (c, v)
+        elif not v.same and (closest is None or v.score > closest[1].score):
+            closest = (c, v)
+    if best is not None:
+        return best[0], best[1], ""
+    why = f"closest: article {closest[0].article_id}: {closest[1].reason}" if closest else ""
+    return None, None, why
+
+
+def _index(conn: psycopg.Connection, article_id: int, fp: dedupe.Fingerprint) -> None:
+    keys = sorted(set(fp.keys))
+    conn.execute(
+        """INSERT INTO article_fingerprints (article_id, scheme, signature, shingle_count, word_count, keys)
+           VALUES (%s, %s, %s, %s, %s, %s)
+           ON CONFLICT (article_id) DO UPDATE SET scheme = EXCLUDED.scheme, signature = EXCLUDED.signature,
+               shingle_count = EXCLUDED.shingle_count, word_count = EXCLUDED.word_count,
+               keys = EXCLUDED.keys, updated_at = now()""",
+        (article_id, SCHEME, dedupe.signature_bytes(fp.signature), int(fp.shingles.size), fp.word_count, keys),
+    )
+    if keys:
+        conn.execute(
+            "INSERT INTO article_bands (band_key, article_id) SELECT k, %s FROM unnest(%s::bigint[]) AS k",
+            (article_id, keys),
+        )
+
+
+def _record(conn: psycopg.Connection, link: StoryLink) -> None:
+    conn.execute("UPDATE articles SET story_id = %s WHERE id = %s", (link.story_id, link.article_id))
+    conn.execute(
+        """INSERT INTO article_links (article_id, linked_to, story_id, method, score, jaccard, containment, reason)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (article_id) DO UPDATE SET linked_to = EXCLUDED.linked_to, story_id = EXCLUDED.story_id,
+               method = EXCLUDED.method, score = EXCLUDED.score, jaccard = EXCLUDED.jaccard,
+               containment = EXCLUDED.containment, reason = EXCLUDED.reason, created_at = now()""",
+        (link.article_id, link.linked_to, link.story_id, link.method, link.score, link.jaccard,
+         link.containment, link.reason),
+    )
+
+
+def _assign_one(conn: psycopg.Connection, article_id: int, article: Article, fp: dedupe.Fingerprint) -> StoryLink:
+    if not fp.keys:
+        link = StoryLink(article_id, article_id, None, "new", None,
+                         f"text too short for near-duplicate matching ({fp.word_count} words)")
+    else:
+        cands = find_candidates(conn, article_id, fp)
+        cand, verdict, why = _verify(conn, article, fp, cands)
+        if cand is not None and verdict is not None:
+            link = StoryLink(article_id, cand.story_id, cand.article_id, verdict.method, round(verdict.score, 4),
+                             f"{verdict.reason} (vs article {cand.article_id})",
+                             round(verdict.jaccard, 4), round(verdict.containment, 4))
+        else:
+            link = StoryLink(article_id, article_id, None, "new", None,
+                             f"no earlier copy; {why}" if why else "no earlier copy among the candidates")
+    _record(conn, link)
+    _index(conn, article_id, fp)
+    return link
+
+
+def assign_stories(conn: psycopg.Connection, new: list[tuple[int, Article]]) -> dict[int, StoryLink]:
+    """Set ``articles.story_id`` for every id given (inside the caller's transaction) and say why."""
+    if not new:
+        return {}
+    items = sorted(new, key=lambda x: x[0])
+    fps = {aid: dedupe.fingerprint(a.title, _text(a)) for aid, a in items}
+    lock_keys(conn, (k for fp in fps.values() for k in fp.keys))
+    return {aid: _assign_one(conn, aid, a, fps[aid]) for aid, a in items}
+
+
+def refresh_stories(conn: psycopg.Connection, changed: list[tuple[int, Article]]) -> dict[int, StoryLink | None]:
+    """An updated article: replace its fingerprint and keys in the index (its story is kept). Articles with
+    no fingerprint yet (stored before this module, or by the fallback) get a story decision now."""
+    if not changed:
+        return {}
+    items = sorted(changed, key=lambda x: x[0])
+    fps = {aid: dedupe.fingerprint(a.title, _text(a)) for aid, a in items}
+    old: dict[int, list[int]] = dict(conn.execute(
+        "SELECT article_id, keys FROM article_fingerprints WHERE article_id = ANY(%s)", ([aid for aid, _ in items],)
+    ).fetchall())
+    lock_keys(conn, (k for fp in fps.values() for k in fp.keys))
+    out: dict[int, StoryLink | None] = {}
+    for aid, art in items:
+        if aid not in old:
+            out[aid] = _assign_one(conn, aid, art, fps[aid])
+            continue
+        conn.execute("DELETE FROM article_bands WHERE band_key = ANY(%s) AND article_id = %s", (old[aid], aid))
+        _index(conn, aid, fps[aid])
+        out[aid] = None
+    return out
+
+
+def prune_bands(conn: psycopg.Connection, limit: int = 10000) -> int:
+    """Remove index rows of deleted articles (maintenance; cheap to run periodically). Returns rows removed."""
+    cur = conn.execute(
+        """DELETE FROM article_bands b WHERE ctid = ANY(ARRAY(
+               SELECT b2.ctid FROM article_bands b2
+               WHERE NOT EXISTS (SELECT 1 FROM article_fingerprints f WHERE f.article_id = b2.article_id)
+               LIMIT %s))""",
+        (limit,),
+    )
+    return cur.rowcount
+
+
+def story_members(conn: psycopg.Connection, id_or_url: str | int) -> list[dict[str, Any]]:
+    """The cluster of an article (by id or canonical URL): each member's outlet, title, score and reason,
+    first article first. For ``wirefeed story ID|URL``."""
+    if isinstance(id_or_url, int) or str(id_or_url).isdigit():
+        row = conn.execute("SELECT coalesce(story_id, id) FROM articles WHERE id = %s", (int(id_or_url),)).fetchone()
+    else:
+        row = conn.execute("SELECT coalesce(story_id, id) FROM articles WHERE url = %s", (str(id_or_url),)).fetchone()
+    if row is None:
+        return []
+    cols = ("article_id", "story_id", "published_at", "publisher", "syndicator", "title", "url",
+            "linked_to", "method", "score", "reason")
+    rows = conn.execute(
+        """SELECT a.id, coalesce(a.story_id, a.id), a.published_at, a.publisher, a.syndicator, a.title, a.url,
+                  l.linked_to, l.method, l.score, l.reason
+           FROM articles a LEFT JOIN article_links l ON l.article_id = a.id
+           WHERE a.story_id = %s OR a.id = %s
+           ORDER BY a.id""",
+        (row[0], row[0]),
+    ).fetchall()
+    return [dict(zip(cols, r, strict=True)) for r in rows]
