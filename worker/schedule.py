@@ -1,0 +1,155 @@
+"""When to fetch a feed next. Pure: no clock, no I/O; ``now`` and the random source are arguments.
+
+- Success: the poll interval follows how often the feed really publishes (half the typical gap between
+  its recent entries), bounded to ``[min_interval, max_interval]`` (5 min .. 24 h by default). Without
+  dates it drifts: shorter when new entries came, longer when nothing changed.
+- Publisher hints (RSS ``ttl``, ``sy:updatePeriod``/``sy:updateFrequency``, ``Cache-Control: max-age``,
+  ``Retry-After``) only ever make the wait longer, never shorter.
+- Failure: exponential backoff with "equal jitter" (between half and all of the step), capped; a server's
+  Retry-After is honoured up to a week.
+- Disable: at once on 410 Gone; otherwise only after a long run of hard failures that also spans days.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+RETRY_AFTER_CAP = 7 * 86400.0  # a server asking for more than a week is probably wrong
+GROWTH_WHEN_UNCHANGED = 1.25
+SHRINK_WHEN_NEW = 0.75
+RECENT_ENTRIES = 10
+DISABLE_MIN_FAILING = timedelta(days=3)
+
+
+@dataclass(frozen=True, slots=True)
+class Hints:
+    """What the publisher said about polling. Each only lengthens the wait."""
+
+    ttl_minutes: int | None = None
+    update_period_minutes: int | None = None
+    cache_max_age: int | None = None
+    retry_after: float | None = None
+
+    def floor_seconds(self) -> float:
+        values = [
+            (self.ttl_minutes or 0) * 60.0,
+            (self.update_period_minutes or 0) * 60.0,
+            float(self.cache_max_age or 0),
+            min(self.retry_after or 0.0, RETRY_AFTER_CAP),
+        ]
+        return max(values)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    at: datetime
+    interval: int  # the feed's adapted poll interval (seconds), to store; hints do not compound into it
+
+
+def clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))
+
+
+def publishing_gap(published: Sequence[datetime], now: datetime) -> float | None:
+    """Typical seconds between the feed's recent entries, or None with fewer than two usable dates.
+
+    The median gap of the newest entries; a feed that has since gone quiet counts its silence too.
+    """
+    past = sorted({p for p in published if p <= now}, reverse=True)[:RECENT_ENTRIES]
+    if len(past) < 2:
+        return None
+    gaps = [(a - b).total_seconds() for a, b in itertools.pairwise(past)]
+    quiet = (now - past[0]).total_seconds()
+    return max(statistics.median(gaps), quiet / 2)
+
+
+def adapt_interval(
+    current: int,
+    *,
+    published: Sequence[datetime],
+    had_new_entries: bool | None,
+    now: datetime,
+    min_interval: int,
+    max_interval: int,
+) -> int:
+    """The feed's next poll interval in seconds, from its publishing rhythm (else a gentle drift)."""
+    gap = publishing_gap(published, now)
+    if gap is not None:
+        target = gap / 2
+    elif had_new_entries is True:
+        target = current * SHRINK_WHEN_NEW
+    elif had_new_entries is False:
+        target = current * GROWTH_WHEN_UNCHANGED
+    else:
+        target = current
+    return round(clamp(target, min_interval, max_interval))
+
+
+def next_fetch_at(
+    now: datetime,
+    *,
+    poll_interval: int,
+    published: Sequence[datetime] = (),
+    had_new_entries: bool | None = None,
+    hints: Hints = Hints(),
+    min_interval: int = 300,
+    max_interval: int = 86400,
+    jitter: float = 0.1,
+    rand: Callable[[], float] = random.random,
+) -> Schedule:
+    """Next fetch after a successful (200 or not-modified) fetch."""
+    interval = adapt_interval(
+        poll_interval, published=published, had_new_entries=had_new_entries, now=now,
+        min_interval=min_interval, max_interval=max_interval,
+    )
+    wait = max(float(interval), min(hints.floor_seconds(), float(max_interval)))
+    if hints.retry_after:
+        wait = max(wait, min(hints.retry_after, RETRY_AFTER_CAP))
+    wait *= 1 + jitter * rand()  # spread feeds added together; only later, never before a hint
+    return Schedule(at=now + timedelta(seconds=wait), interval=interval)
+
+
+def backoff(
+    error_count: int,
+    *,
+    base: float = 120.0,
+    cap: float = 86400.0,
+    retry_after: float | None = None,
+    rand: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to wait after the ``error_count``-th consecutive failure (1 = first)."""
+    step = min(cap, base * 2 ** max(0, min(error_count, 64) - 1))
+    delay = step / 2 + rand() * step / 2
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, RETRY_AFTER_CAP))
+    return delay
+
+
+def disable_reason(
+    *,
+    kind: str,
+    permanent: bool,
+    message: str,
+    hard_error_count: int,
+    threshold: int,
+    now: datetime,
+    last_success_at: datetime | None,
+    failing_since: datetime | None,
+) -> str | None:
+    """Why the feed should be disabled now, or None to keep trying.
+
+    ``hard_error_count`` counts consecutive permanent failures including this one.
+    """
+    if kind == "http_410":
+        return f"gone (HTTP 410): {message}"
+    if not permanent or hard_error_count < threshold:
+        return None
+    since = last_success_at or failing_since
+    if since is not None and now - since < DISABLE_MIN_FAILING:
+        return None
+    return f"{hard_error_count} hard failures in a row ({kind}); last: {message}"
