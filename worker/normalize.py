@@ -1,0 +1,258 @@
+"""RawEntry → Article (pure). The rules, in the order they are applied:
+
+- key: the item's guid, else its link as given, else a hash of title + body (:func:`entry_key`);
+- URL: the link (else a guid that is an http(s) URL) canonicalised against the item's base (:mod:`worker.urls`);
+- body: the fullest of content and summary (content wins ties), sanitised by nh3 with relative URLs made
+  absolute; plain text from it by selectolax, paragraphs separated by blank lines; syndication wrappers
+  removed by :func:`worker.boilerplate.strip_boilerplate`;
+- title: markup-free, entities decoded, white space collapsed, ≤ 1000 characters; an item without one is
+  titled by the start of its text;
+- dates: :func:`worker.dates.pick_published` (published → updated → dc:date → now, UTC, clamped future);
+- publisher: the wrapper's credit, else the item's ``<source>``, else ``dc:publisher``, else the feed title;
+  syndicator: the feed title when it differs from the publisher;
+- language: the item's or feed's declaration checked against detection (:mod:`worker.language`);
+- every string is NUL-free valid UTF-8.
+An item with no title, no link and no text is unusable: :class:`EntryError`.
+"""
+
+from __future__ import annotations
+
+import html as _html
+from datetime import datetime
+from typing import Any
+
+import xxhash
+
+from worker import boilerplate, dedupe
+from worker.dates import pick_published
+from worker.errors import EntryError
+from worker.html import (
+    clean_line,
+    clean_title,
+    html_to_paragraphs,
+    looks_like_html,
+    paragraphs_to_html,
+    sanitize_html,
+    scrub,
+    text_to_paragraphs,
+)
+from worker.language import resolve_language
+from worker.models import Article, FeedMeta, RawEntry
+from worker.urls import canonicalize_url
+
+__all__ = ["entry_hash", "entry_key", "normalize_entries", "normalize_entry"]
+
+GUID_MAX = 1000  # longer guids are replaced by a hash (btree index rows must stay small)
+SUMMARY_MAX = 2000
+AUTHOR_MAX = 500
+CATEGORY_MAX = 200
+MAX_CATEGORIES = 50
+UNTITLED_MAX = 120
+
+
+def _hash(*parts: str | None) -> str:
+    h = xxhash.xxh3_128()
+    for p in parts:
+        if p:
+            h.update(p.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+def entry_key(raw: RawEntry) -> str:
+    """The item's key within its feed (the sighting guid): guid, else link as given, else a content hash."""
+    for candidate in (raw.guid, raw.link):
+        if candidate:
+            key = scrub(candidate).strip()
+            if key:
+                return key if len(key) <= GUID_MAX else "xxh3:" + _hash(key)
+    return "xxh3:" + _hash(raw.title, raw.content or raw.summary)
+
+
+def entry_hash(raw: RawEntry) -> str:
+    """A cheap digest over the fields that matter: "has this item changed since we last saw it"."""
+    return _hash(
+        raw.title, raw.link, raw.summary, raw.content, raw.published, raw.updated, raw.dc_date,
+        "\x1e".join(raw.authors),
+    )
+
+
+def _pick_body(raw: RawEntry) -> tuple[str | None, bool, bool]:
+    """(body, is_html, body_is_summary): the fullest of content and summary."""
+    content, summary = raw.content, raw.summary
+    if content and content.strip() and (not summary or len(content) >= len(summary)):
+        return content, raw.content_is_html, False
+    if summary and summary.strip():
+        # a summary is HTML unless it is the only body and the entry says otherwise
+        return summary, raw.content_is_html if not content else True, True
+    return None, True, False
+
+
+def _authors(raw: RawEntry) -> str | None:
+    names: list[str] = []
+    for name in raw.authors or ([raw.dc_creator] if raw.dc_creator else []):
+        clean = clean_line(name, AUTHOR_MAX)
+        # "jane@example.com (Jane Doe)" → "Jane Doe"
+        if clean.endswith(")") and "(" in clean and "@" in clean.split("(", 1)[0]:
+            clean = clean.split("(", 1)[1][:-1].strip() or clean
+        if clean and clean not in names:
+            names.append(clean)
+    return clean_line(", ".join(names), AUTHOR_MAX) or None
+
+
+def _categories(raw: RawEntry) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+    for c in raw.categories:
+        clean = clean_line(c, CATEGORY_MAX)
+        if clean and clean.casefold() not in seen:
+            seen.add(clean.casefold())
+            out.append(clean)
+            if len(out) >= MAX_CATEGORIES:
+                break
+    return out
+
+
+def _enclosures(raw: RawEntry, base: str | None) -> list[dict[str, Any]]:
+    out = []
+    for enc in raw.enclosures:
+        url = enc.get("url")
+        if not url or not isinstance(url, str):
+            continue
+        url = scrub(url).strip()
+        if not url.startswith(("http://", "https://")):
+            url = canonicalize_url(url, base) or ""  # resolve relative; keeps only http(s)
+        if not url:
+            continue
+        typ = enc.get("type")
+        length = enc.get("length")
+        out.append({
+            "url": url,
+            "type": clean_line(typ, 200) or None if isinstance(typ, str) else None,
+            "length": length if isinstance(length, int) and length >= 0 else None,
+        })
+    return out
+
+
+def _untitled(text: str, url: str | None) -> str:
+    first = text.split("\n", 1)[0] if text else ""
+    if first:
+        return clean_line(first, UNTITLED_MAX)
+    return url or ""
+
+
+def normalize_entry(
+    raw: RawEntry,
+    meta: FeedMeta,
+    now: datetime,
+    *,
+    default_tz: str = "UTC",
+    future_skew_seconds: int = 3600,
+) -> Article:
+    """One normalised article; :class:`EntryError` when the item has nothing usable."""
+    key = entry_key(raw)
+    base = raw.base_url or meta.url
+    link = scrub(raw.link).strip() if raw.link else None
+    url = canonicalize_url(link, base) if link else None
+    if url is None and raw.guid and raw.guid.startswith(("http://", "https://")):
+        url = canonicalize_url(raw.guid)
+
+    body, is_html, body_is_summary = _pick_body(raw)
+    content_html: str | None = None
+    paragraphs: list[str] = []
+    if body is not None:
+        if is_html and looks_like_html(body):
+            content_html = sanitize_html(body, base)
+            paragraphs = html_to_paragraphs(content_html)
+        else:
+            paragraphs = text_to_paragraphs(_html.unescape(body) if is_html and "&" in body else body)
+            content_html = paragraphs_to_html(paragraphs) if paragraphs else None
+
+    feed_title = clean_line(meta.title, 500) or None
+    cleaned = boilerplate.strip_boilerplate(paragraphs, feed_title)
+    content_text = "\n\n".join(cleaned.paragraphs)
+
+    summary: str | None = None
+    if raw.summary and raw.summary.strip():
+        if body_is_summary:
+            summary = content_text
+        else:
+            summary = "\n\n".join(
+                html_to_paragraphs(raw.summary) if looks_like_html(raw.summary) else text_to_paragraphs(raw.summary)
+            )
+        summary = clean_line(summary, SUMMARY_MAX) if len(summary) > SUMMARY_MAX else (summary or None)
+
+    title = clean_title(raw.title)
+    if not title:
+        if not content_text and url is None:
+            raise EntryError("item has no title, no usable link and no text")
+        title = _untitled(content_text, url)
+
+    credit = clean_line(cleaned.credit, 500) if cleaned.credit else ""
+    publisher = (
+        credit
+        or clean_line(raw.source_title, 500)
+        or clean_line(raw.dc_publisher, 500)
+        or feed_title
+        or None
+    )
+    syndicator = feed_title if feed_title and publisher and feed_title.casefold() != publisher.casefold() else None
+
+    published_at, published_raw = pick_published(
+        [(raw.published, raw.published_parsed), (raw.updated, raw.updated_parsed), (raw.dc_date, None)],
+        now,
+        meta.default_tz or default_tz,
+        future_skew_seconds,
+    )
+    language = resolve_language(raw.language or meta.language, content_text or title)
+
+    return Article(
+        guid=key,
+        link=link,
+        url=url,
+        title=title,
+        summary=summary,
+        content_html=content_html,
+        content_text=content_text,
+        author=_authors(raw),
+        publisher=publisher,
+        syndicator=syndicator,
+        language=language,
+        published_at=published_at,
+        published_raw=scrub(published_raw) if published_raw else None,
+        categories=_categories(raw),
+        enclosures=_enclosures(raw, base),
+        content_hash=dedupe.content_hash(content_text, title, url),
+        entry_hash=entry_hash(raw),
+    )
+
+
+def normalize_entries(
+    raws: list[RawEntry],
+    meta: FeedMeta,
+    now: datetime,
+    *,
+    default_tz: str = "UTC",
+    future_skew_seconds: int = 3600,
+) -> tuple[list[Article], list[tuple[str, str]]]:
+    """(articles, skipped as (entry_key, one-line reason)); one bad item never stops the others."""
+    articles: list[Article] = []
+    skipped: list[tuple[str, str]] = []
+    for i, raw in enumerate(raws):
+        try:
+            articles.append(
+                normalize_entry(raw, meta, now, default_tz=default_tz, future_skew_seconds=future_skew_seconds)
+            )
+        except EntryError as exc:
+            skipped.append((_safe_key(raw, i), exc.reason))
+        except Exception as exc:  # per-item isolation: count it, keep going
+            msg = " ".join(str(exc).split())[:200]
+            skipped.append((_safe_key(raw, i), f"unexpected {type(exc).__name__}: {msg}"))
+    return articles, skipped
+
+
+def _safe_key(raw: RawEntry, index: int) -> str:
+    try:
+        return entry_key(raw)
+    except Exception:
+        return f"#{index}"

@@ -1,0 +1,394 @@
+"""Feed bytes → :class:`ParsedFeed` (pure: no network, no files).
+
+The format is sniffed from the bytes, never from a file name: JSON Feed goes to :mod:`worker.jsonfeed`,
+everything else (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, RDF) to feedparser. feedparser is always handed a byte
+stream (a ``str`` or ``bytes`` path could make it open a local file or a URL) with relative-URI resolution and
+sanitising switched off: :mod:`worker.normalize` does both, only for entries that are new.
+
+Before feedparser sees a byte, :func:`harden_xml` makes the document safe and more likely to parse strictly:
+
+- UTF-16/32 bodies are transcoded to UTF-8 (so NUL bytes can be dropped safely) and NULs are removed;
+- the DOCTYPE and its internal subset are removed. Declared entities whose value is short plain text are
+  substituted by us under a total expansion budget (no "billion laughs", no 50 KB × 40,000 expansions);
+  external (SYSTEM/PUBLIC) and nested ones are dropped;
+- character references to NUL, other C0 controls, lone surrogates (``&#xD800;``) or code points beyond
+  U+10FFFF (which make feedparser raise) are dropped or replaced with U+FFFD;
+- HTML named entities (``&nbsp;``) become numeric references, unknown ones and bare ``&`` are escaped,
+  so expat can read the feed strictly instead of falling back to the loose parser (CDATA is left alone);
+- a run of hundreds of nested opening tags (a nesting bomb) is refused.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Callable
+from datetime import datetime
+from html.entities import name2codepoint
+from typing import Any
+
+import feedparser
+
+from worker import jsonfeed
+from worker.errors import ParseError
+from worker.models import FeedMeta, ParsedFeed, RawEntry
+
+__all__ = ["ENTITY_BUDGET_BYTES", "MAX_OPEN_RUN", "harden_xml", "parse_feed", "sniff_format"]
+
+ENTITY_BUDGET_BYTES = 1_000_000  # most bytes our substitution of DOCTYPE entities may add
+MAX_ENTITY_VALUE = 512  # longest entity value we substitute; longer ones are dropped
+MAX_OPEN_RUN = 256  # consecutive nested opening tags we accept
+
+_PREDEFINED = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
+_HTML_ENTITIES = {k.encode("ascii"): f"&#{v};".encode("ascii") for k, v in name2codepoint.items()}
+_WS = b" \t\r\n"
+
+_XML_DECL_ENC = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])([^"']*)(["'])""")
+_DOCTYPE = re.compile(
+    rb"""<!DOCTYPE(?:[^\[>"']|"[^"]*"|'[^']*')*(?:\[(?:[^\]"']|"[^"]*"|'[^']*')*\]\s*)?>""", re.I
+)
+_ENTITY_DECL = re.compile(
+    rb"""<!ENTITY\s+(%\s*)?([A-Za-z_:][\w.:\-]*)\s+(?:"([^"]*)"|'([^']*)'|(?:SYSTEM|PUBLIC)[^>]*)\s*>"""
+)
+_SINGLE_CHARREF = re.compile(rb"^&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});$")
+_FIX = re.compile(
+    rb"<!\[CDATA\[.*?(?:\]\]>|\Z)|<!--.*?(?:-->|\Z)"
+    rb"|&(?!(?:amp|lt|gt|quot|apos|#[1-9][0-9]{2,3}|#[xX][1-9a-fA-F][0-9a-fA-F]{2});)"
+    rb"(?:#[xX]([0-9a-fA-F]{1,16});|#([0-9]{1,20});|([A-Za-z_:][\w.:\-]{0,63});)?",
+    re.S,
+)
+_OPEN_RUN = re.compile(rb"(?:<[A-Za-z][^<>]{0,200}(?<!/)>\s{0,20}){%d}" % MAX_OPEN_RUN)
+_ROOT = re.compile(rb"<([A-Za-z_][\w.:\-]*)")
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.I)
+
+
+def _valid_xml_char(cp: int) -> bool:
+    return (
+        cp in (0x9, 0xA, 0xD)
+        or 0x20 <= cp <= 0xD7FF
+        or 0xE000 <= cp <= 0xFFFD
+        or 0x10000 <= cp <= 0x10FFFF
+    )
+
+
+def _to_utf8(body: bytes) -> bytes:
+    """UTF-16/32 bodies (by BOM or by the ``<?`` pattern) re-encoded as UTF-8, declaration fixed."""
+    head = body[:4]
+    codec = None
+    if head.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")):
+        codec = "utf-32"
+    elif head.startswith((b"\xfe\xff", b"\xff\xfe")):
+        codec = "utf-16"
+    elif head == b"\x00\x00\x00<":
+        codec = "utf-32-be"
+    elif head == b"<\x00\x00\x00":
+        codec = "utf-32-le"
+    elif head[:2] == b"\x00<":
+        codec = "utf-16-be"
+    elif head[:2] == b"<\x00":
+        codec = "utf-16-le"
+    if codec is None:
+        return body
+    text = body.decode(codec, errors="replace").lstrip("\ufeff")
+    out = text.encode("utf-8", errors="replace")
+    return _XML_DECL_ENC.sub(rb"\1utf-8\3", out, count=1)
+
+
+def sniff_format(body: bytes) -> str:
+    """``"json"``, ``"xml"``, ``"html"``, ``"empty"`` (prolog only) or ``"unknown"`` from the first bytes."""
+    start = body[:4096].lstrip(b"\xef\xbb\xbf" + _WS)
+    if not start:
+        return "unknown"
+    if start[:1] in (b"{", b"["):
+        return "json"
+    if start[:1] != b"<":
+        return "unknown"
+    prolog_end = 0
+    text = start
+    while True:
+        text = text[prolog_end:].lstrip(_WS)
+        prolog_end = 0
+        if text.startswith(b"<?"):
+            prolog_end = text.find(b"?>") + 2
+        elif text.startswith(b"<!--"):
+            prolog_end = text.find(b"-->") + 3
+        elif text[:9].upper() == b"<!DOCTYPE":
+            m = _DOCTYPE.match(text)
+            prolog_end = m.end() if m else 0
+        if prolog_end <= 2:
+            break
+    m = _ROOT.match(text)
+    if m is None:
+        if not text.strip() or text.startswith(b"<!"):
+            return "empty"  # only a prolog (declaration, comments, DOCTYPE): no root element
+        return "unknown"
+    return "html" if m.group(1).lower() in (b"html", b"body", b"head") else "xml"
+
+
+def _doctype_entities(doctype: bytes) -> tuple[dict[bytes, bytes], set[bytes]]:
+    """(safe entity name → replacement, names of entities we drop) from an internal subset."""
+    safe: dict[bytes, bytes] = {}
+    dropped: set[bytes] = set()
+    for m in _ENTITY_DECL.finditer(doctype):
+        if m.group(1):  # parameter entity: never expanded in content
+            continue
+        name = m.group(2)
+        value = m.group(3) if m.group(3) is not None else m.group(4)
+        plain = value is not None and b"<" not in value and b"%" not in value
+        if not plain or len(value) > MAX_ENTITY_VALUE or (b"&" in value and not _SINGLE_CHARREF.match(value)):
+            dropped.add(name)
+        else:
+            safe[name] = value.replace(b'"', b"&quot;").replace(b"'", b"&apos;")
+    return safe, dropped
+
+
+def _fixer(safe: dict[bytes, bytes], dropped: set[bytes]) -> Callable[[re.Match[bytes]], bytes]:
+    budget = [ENTITY_BUDGET_BYTES]
+
+    def fix(m: re.Match[bytes]) -> bytes:
+        whole = m.group(0)
+        if whole[:1] == b"<":
+            return whole
+        hexa, dec, name = m.group(1), m.group(2), m.group(3)
+        if hexa is not None or dec is not None:
+            cp = int(hexa, 16) if hexa is not None else int(dec)
+            if _valid_xml_char(cp):
+                return whole
+            if cp == 0 or cp < 0x20:
+                return b""
+            return b"&#xFFFD;"
+        if name is None:
+            return b"&amp;"  # a bare ampersand
+        if name in safe:
+            value = safe[name]
+            budget[0] -= len(value)
+            if budget[0] < 0:
+                raise ParseError("entity expansion over budget (an XML entity bomb?)")
+            return value
+        if name in dropped:
+            return b""
+        if name in _PREDEFINED:
+            return whole
+        html = _HTML_ENTITIES.get(name)
+        if html is not None:
+            return html
+        return b"&amp;" + whole[1:]
+
+    return fix
+
+
+def harden_xml(body: bytes) -> bytes:
+    """``body`` made safe for feedparser (see the module docstring); raises ParseError for bombs."""
+    body = _to_utf8(body)
+    if b"\x00" in body:
+        body = body.replace(b"\x00", b"")
+    safe: dict[bytes, bytes] = {}
+    dropped: set[bytes] = set()
+    root = _ROOT.search(body)
+    prolog_end = root.start() if root else len(body)
+    if b"<!" in body[:prolog_end] and re.search(rb"<!DOCTYPE", body[:prolog_end], re.I):
+        start = re.search(rb"<!DOCTYPE", body, re.I)
+        assert start is not None
+        m = _DOCTYPE.match(body, start.start())
+        if m is None:
+            raise ParseError("unterminated DOCTYPE declaration")
+        safe, dropped = _doctype_entities(m.group(0))
+        body = body[: m.start()] + body[m.end() :]
+    if b"&" in body or b"<![CDATA[" in body:
+        body = _FIX.sub(_fixer(safe, dropped), body)
+    if _OPEN_RUN.search(body):
+        raise ParseError(f"elements nested more than {MAX_OPEN_RUN} deep (a nesting bomb?)")
+    return body
+
+
+# --- feedparser result → model -----------------------------------------------------------------------
+
+_PERIOD_MINUTES = {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 43200, "yearly": 525600}
+
+
+def _struct_dt(st: Any) -> datetime | None:
+    if not st:
+        return None
+    try:
+        return datetime(*time.struct_time(st)[:6])
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    s = value if isinstance(value, str) else str(value)
+    return s if s.strip() else None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        n = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return n if 0 < n < 10**7 else None
+
+
+def _update_period(feed: Any) -> int | None:
+    period = feed.get("sy_updateperiod")
+    if not period:
+        return None
+    minutes = _PERIOD_MINUTES.get(str(period).strip().lower())
+    if minutes is None:
+        return None
+    freq = _int(feed.get("sy_updatefrequency")) or 1
+    return max(1, minutes // freq)
+
+
+def _enclosures(e: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def add(url: Any, typ: Any, length: Any) -> None:
+        url = _str(url)
+        if url is None or url in seen:
+            return
+        seen.add(url)
+        out.append({"url": url.strip(), "type": _str(typ), "length": _int(length)})
+
+    for link in e.get("links") or ():
+        if link.get("rel") == "enclosure":
+            add(link.get("href"), link.get("type"), link.get("length"))
+    for media in e.get("media_content") or ():
+        typ = media.get("type") or (f"{media['medium']}/*" if media.get("medium") else None)
+        add(media.get("url"), typ, media.get("filesize") or media.get("fileSize"))
+    for thumb in e.get("media_thumbnail") or ():
+        add(thumb.get("url"), "image/*", None)
+    return out
+
+
+def _content(e: Any) -> tuple[str | None, bool]:
+    """The fullest body the entry carries and whether it is HTML."""
+    best: str | None = None
+    is_html = True
+    for c in e.get("content") or ():
+        value = c.get("value")
+        if value and (best is None or len(value) > len(best)):
+            best = value
+            is_html = c.get("type", "text/html") != "text/plain"
+    return best, is_html
+
+
+def _authors(e: Any) -> list[str]:
+    names: list[str] = []
+    for a in e.get("authors") or ():
+        name = _str(a.get("name")) or _str(a.get("email"))
+        if name and name not in names:
+            names.append(name)
+    if not names:
+        author = _str(e.get("author"))
+        if author:
+            names.append(author)
+    return names
+
+
+def _entry(e: Any, feed_url: str) -> RawEntry:
+    content, content_is_html = _content(e)
+    summary = e.get("summary") if "summary_detail" in e else None  # feedparser copies content into summary
+    if content is None and summary is None:
+        summary = e.get("summary")
+    detail = (e.get("content") or [None])[0] or e.get("summary_detail") or e.get("title_detail") or {}
+    if content is None and summary is not None:
+        content_is_html = (e.get("summary_detail") or {}).get("type", "text/html") != "text/plain"
+    source = e.get("source") or {}
+    tags = [t.get("term") or t.get("label") for t in e.get("tags") or ()]
+    return RawEntry(
+        guid=_str(e.get("id")),
+        link=_str(e.get("link")),
+        title=_str(e.get("title")),
+        summary=_str(summary),
+        content=_str(content),
+        content_is_html=content_is_html,
+        authors=_authors(e),
+        published=_str(e.get("published")),
+        updated=_str(e.get("updated")),
+        dc_date=None,  # feedparser files dc:date under "updated"
+        published_parsed=_struct_dt(e.get("published_parsed")),
+        updated_parsed=_struct_dt(e.get("updated_parsed")),
+        categories=[t for t in tags if t and t.strip()],
+        enclosures=_enclosures(e),
+        language=_str(detail.get("language")),
+        source_title=_str(source.get("title")),
+        source_url=_str(source.get("href") or source.get("link")),
+        dc_publisher=_str(e.get("publisher")),
+        dc_creator=_str(e.get("author")) if e.get("author") and not e.get("authors") else None,
+        base_url=_str(detail.get("base")) or feed_url,
+    )
+
+
+def _bozo_reason(exc: Any) -> str:
+    name = type(exc).__name__
+    msg = " ".join(str(exc).split())[:300]
+    if name == "SAXParseException":
+        return f"malformed XML ({msg})"
+    return f"{name}: {msg}" if msg else name
+
+
+def _parse_xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
+    # Only the charset of the given content type matters to feedparser; the media type is ours to sniff,
+    # and a missing or "text/*" type would make it add warnings or assume US-ASCII (RFC 3023).
+    headers = {"content-location": url, "content-type": "application/xml"}
+    charset = _CHARSET.search(content_type or "")
+    if charset:
+        headers["content-type"] = f"application/xml; charset={charset.group(1)}"
+    try:
+        result = feedparser.parse(
+            io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+        )
+    except ParseError:
+        raise
+    except Exception as exc:  # feedparser raises on a few inputs instead of setting bozo
+        raise ParseError(f"feed parser failed: {type(exc).__name__}: {str(exc)[:200]}") from None
+    feed = result.get("feed") or {}
+    entries = result.get("entries") or []
+    version = result.get("version") or ""
+    title = _str(feed.get("title"))
+    warnings: list[str] = []
+    if result.get("bozo"):
+        reason = _bozo_reason(result.get("bozo_exception"))
+        if not entries and not title:
+            raise ParseError(f"not a readable feed: {reason}")
+        warnings.append(reason)
+    if not entries and not title and not version:
+        raise ParseError("not a feed: no RSS, Atom or RDF root element")
+    meta = FeedMeta(
+        url=url,
+        title=title,
+        site_url=_str(feed.get("link")),
+        language=_str(feed.get("language")),
+        format=version or None,
+        ttl_minutes=_int(feed.get("ttl")),
+        update_period_minutes=_update_period(feed),
+    )
+    raws = []
+    for i, e in enumerate(entries):
+        try:
+            raws.append(_entry(e, url))
+        except Exception as exc:  # one odd entry must not lose the feed
+            warnings.append(f"entry {i} dropped at parse: {type(exc).__name__}: {str(exc)[:200]}")
+    return ParsedFeed(meta=meta, entries=raws, warnings=warnings)
+
+
+def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
+    """Parse a feed body. Raises :class:`ParseError` (one-line reason) when it is not a feed at all."""
+    if not body or not body.strip(b"\xef\xbb\xbf" + _WS + b"\x00"):
+        raise ParseError("empty body")
+    body = _to_utf8(body)
+    kind = sniff_format(body)
+    if kind == "json":
+        return jsonfeed.parse_json_feed(body, url)
+    if kind == "empty":
+        raise ParseError("XML document without a root element")
+    if kind == "html":
+        raise ParseError("an HTML page, not a feed")
+    if kind == "unknown":
+        head = body[:16].decode("latin-1").encode("unicode_escape").decode("ascii")
+        raise ParseError(f"not a feed: body is neither XML nor JSON (starts with {head!r})")
+    return _parse_xml(harden_xml(body), url, content_type)
