@@ -52,24 +52,25 @@ def content_hash(text: str, title: str = "", url: str | None = None) -> str:
 # --- tunables (README: "Tuning the story thresholds") -------------------------------------------------------
 SHINGLE_WORDS = 3  # words per shingle
 NUM_PERM = 128  # MinHash permutations (signature length)
-BANDS = 32  # LSH bands of NUM_PERM // BANDS rows: candidate threshold ≈ (1/BANDS)**(ROWS/1) ≈ 0.42
+BANDS = 32  # LSH bands of NUM_PERM // BANDS rows: candidate threshold ≈ (1/BANDS)**(1/ROWS) ≈ 0.42
 ROWS = NUM_PERM // BANDS
 LEAD_WORDS = 40  # opening words sketched for the lead keys
 LEAD_KEYS = 2  # bottom-k of the lead's shingle hashes
 MIN_WORDS_NEAR = 12  # texts shorter than this are left to the exact levels (and own stories)
 JACCARD_LINK = 0.5  # same story when shingle Jaccard reaches this (and the template guard agrees)
 CONTAINMENT_LINK = 0.8  # ... or when the shorter text is this much inside the longer one
-TITLE_LINK = 0.5  # containment needs titles this similar (word containment)
-MAX_CONFLICTS = 1  # template guard: more substituted facts than this => different events
+TITLE_LINK = 0.5  # containment needs titles this similar (word containment) ...
+CONTAINMENT_STRONG = 0.9  # ... unless a whole lead of STRONG_MIN_WORDS words or more is (nearly) all inside
+STRONG_MIN_WORDS = 30  # the other text (a summary-only copy of a re-titled rewrite)
+MAX_CONFLICTS = 1  # template guard: more substituted facts than this => different events ...
+DATE_CONFLICT_WEIGHT = 2  # ... a different date counts double (one is enough: another day, another event)
+SLOT_MAX_WORDS = 6  # a replaced passage longer than this is a rewrite, not a template slot
 ALIGN_MAX_WORDS = 1500  # the guard aligns at most this many words of each text
 
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _rng = np.random.default_rng(0x5717E5)  # fixed: signatures must be stable across processes and releases
 _PERM_A = (_rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)).reshape(-1, 1)
 _PERM_B = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64).reshape(-1, 1)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_STEP = np.uint64(0x9E3779B97F4A7C15)
 _EMPTY_SIG = np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32)
 _TITLE_LABEL = re.compile(r"^(?:update[sd]?|updated|breaking|exclusive|watch|video|live|analysis|"
                           r"opinion|factbox|explainer)\b\W*", re.IGNORECASE)
@@ -80,37 +81,49 @@ def words(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
-def _mix(h: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser, vectorised (uint64 arithmetic wraps)."""
-    h = h ^ (h >> np.uint64(30))
-    h = h * _MIX1
-    h = h ^ (h >> np.uint64(27))
-    h = h * _MIX2
-    return h ^ (h >> np.uint64(31))
+class _WordHashes(dict[str, int]):
+    """Word -> xxh3 hash, memoised (news vocabulary is small; cleared when it grows past a bound)."""
+
+    def __missing__(self, word: str) -> int:
+        if len(self) >= _WORD_CACHE_MAX:
+            self.clear()
+        v = self[word] = _xxh(word.encode("utf-8"))
+        return v
+
+
+_WORD_CACHE_MAX = 500_000
+_word_hashes = _WordHashes()
+_SHINGLE_MULT = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9),
+                 np.uint64(0xD6E8FEB86659FD93), np.uint64(0xFF51AFD7ED558CCD))
+
+
+def _raw_shingles(ws: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
+    """uint64 hash of each k-word window, in text order (one window of all words if shorter than k)."""
+    if not ws:
+        return np.empty(0, dtype=np.uint64)
+    h = np.fromiter(map(_word_hashes.__getitem__, ws), dtype=np.uint64, count=len(ws))
+    k = min(k, len(ws))
+    n = len(ws) - k + 1
+    acc = h[:n] * _SHINGLE_MULT[0]
+    for j in range(1, k):  # position-weighted sum (uint64, wrapping), then one finalising mix
+        acc += h[j : j + n] * _SHINGLE_MULT[j % len(_SHINGLE_MULT)]
+    acc ^= acc >> np.uint64(29)
+    acc *= _MIX1
+    acc ^= acc >> np.uint64(32)
+    return acc
 
 
 def shingle_hashes(ws: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
-    """Sorted unique uint64 hashes of the k-word shingles of ``ws`` (one shingle if shorter than k)."""
-    if not ws:
-        return np.empty(0, dtype=np.uint64)
-    h = np.fromiter((_xxh(w.encode("utf-8")) for w in ws), dtype=np.uint64, count=len(ws))
-    if len(ws) < k:
-        acc = h[:1].copy()
-        for j in range(1, len(ws)):
-            acc = _mix(acc * _STEP + h[j : j + 1])
-        return acc
-    n = len(ws) - k + 1
-    acc = h[:n].copy()
-    for j in range(1, k):
-        acc = _mix(acc * _STEP + h[j : j + n])
-    return np.unique(acc)
+    """Sorted unique uint64 hashes of the k-word shingles of ``ws``."""
+    return np.unique(_raw_shingles(ws, k))
 
 
 def minhash(shingles: np.ndarray) -> np.ndarray:
     """uint32[NUM_PERM] MinHash signature: min over shingles of the high 32 bits of a*x+b (mod 2**64)."""
     if shingles.size == 0:
         return _EMPTY_SIG.copy()
-    hv = _PERM_A * shingles.reshape(1, -1) + _PERM_B
+    hv = _PERM_A * shingles[None, :]
+    hv += _PERM_B
     return (hv.min(axis=1) >> np.uint64(32)).astype(np.uint32)
 
 
@@ -122,14 +135,14 @@ def _signed(v: int) -> int:
 def band_keys(signature: np.ndarray) -> list[int]:
     """One bigint per LSH band: two texts share a band key with probability ≈ 1-(1-J**ROWS)**BANDS."""
     rows = signature.astype("<u4").reshape(BANDS, ROWS)
-    return [_signed(xxhash.xxh3_64_intdigest(rows[i].tobytes(), seed=i + 1)) for i in range(BANDS)]
+    return [_signed(_xxh(rows[i].tobytes(), seed=i + 1)) for i in range(BANDS)]
 
 
-def lead_keys(ws: list[str]) -> list[int]:
-    """Bottom-k sketch of the opening words' shingles: a summary-only copy shares them with its article."""
-    lead = shingle_hashes(ws[:LEAD_WORDS])
-    return [_signed(xxhash.xxh3_64_intdigest(int(v).to_bytes(8, "little"), seed=1001))
-            for v in lead[:LEAD_KEYS]]
+def lead_keys(raw_shingles: np.ndarray) -> list[int]:
+    """Bottom-k sketch of the opening words' shingles (``_raw_shingles`` order): a summary-only copy shares
+    them with its article, even behind a dateline or with its last sentence cut."""
+    lead = np.unique(raw_shingles[: max(1, LEAD_WORDS - SHINGLE_WORDS + 1)])
+    return [_signed(_xxh(int(v).to_bytes(8, "little"), seed=1001)) for v in lead[:LEAD_KEYS]]
 
 
 def title_words(title: str) -> list[str]:
@@ -140,7 +153,7 @@ def title_key(title: str) -> int | None:
     tw = title_words(title)
     if not tw:
         return None
-    return _signed(xxhash.xxh3_64_intdigest(" ".join(tw).encode("utf-8"), seed=2002))
+    return _signed(_xxh(" ".join(tw).encode("utf-8"), seed=2002))
 
 
 @dataclass(slots=True)
@@ -165,11 +178,12 @@ class Fingerprint:
 
 def fingerprint(title: str, text: str) -> Fingerprint:
     ws = words(text)
-    sh = shingle_hashes(ws)
+    raw = _raw_shingles(ws)
+    sh = np.unique(raw)
     sig = minhash(sh)
     if len(ws) < MIN_WORDS_NEAR:
         return Fingerprint(sh, sig, len(ws), [], [], title_key(title))
-    return Fingerprint(sh, sig, len(ws), band_keys(sig), lead_keys(ws), title_key(title))
+    return Fingerprint(sh, sig, len(ws), band_keys(sig), lead_keys(raw), title_key(title))
 
 
 def signature_bytes(signature: np.ndarray) -> bytes:
@@ -203,7 +217,8 @@ def overlap(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 # --- template guard ------------------------------------------------------------------------------------------
 _TOKEN = re.compile(r"\d+(?:[.,:]\d+)*%?|\w+(?:[-'’]\w+)*", re.UNICODE)
-_SENTENCE_END = re.compile(r"[.!?:;\"“”]\s*$|^\s*$")
+_SENTENCE_END = re.compile(r"[.!?:;\"“”(\[]\s*$")
+_NAME_PARTS = re.compile(r"[-'’]")
 _DATE_WORDS = frozenset((
     "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
     "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
@@ -228,7 +243,7 @@ def _tokens(text: str, names_from: set[str] | None = None) -> _Tokens:
         tok = m.group()
         gap = text[last : m.start()]
         initial = not raw or bool(_SENTENCE_END.search(gap)) or "\n" in gap
-        if tok[0].isupper() and not initial:
+        if not initial and any(part[:1].isupper() for part in _NAME_PARTS.split(tok)):  # "al-Hussein"
             names.add(tok.casefold())
         raw.append(tok)
         last = m.end()
@@ -261,15 +276,32 @@ class Conflict:
         return f"{self.where} {self.kind}: {self.a!r} vs {self.b!r}"
 
 
+def _slot_facts(folded: list[str], i1: int, i2: int, names: set[str]) -> set[tuple[str, str]]:
+    out = set()
+    for i in range(i1, i2):
+        kind = _fact_kind(folded[i], names)
+        if kind == "number" and ((i > 0 and folded[i - 1] in _DATE_WORDS)
+                                 or (i + 1 < len(folded) and folded[i + 1] in _DATE_WORDS)):
+            kind = "date"  # "September 10", "10 September"
+        if kind:
+            out.add((folded[i], kind))
+    return out
+
+
 def _conflicts(a: _Tokens, b: _Tokens, vocab_a: set[str], vocab_b: set[str], where: str) -> list[Conflict]:
     out: list[Conflict] = []
     fa, fb = a.folded[:ALIGN_MAX_WORDS], b.folded[:ALIGN_MAX_WORDS]
     for op, i1, i2, j1, j2 in SequenceMatcher(None, fa, fb, autojunk=False).get_opcodes():
-        if op != "replace":
-            continue  # insertions and deletions are edits (a line added, a paragraph dropped), not conflicts
-        kinds_a = {(t, k) for t in fa[i1:i2] if t not in vocab_b and (k := _fact_kind(t, a.names))}
-        kinds_b = {(t, k) for t in fb[j1:j2] if t not in vocab_a and (k := _fact_kind(t, b.names))}
-        if kinds_a and kinds_b:
+        if op != "replace" or max(i2 - i1, j2 - j1) > SLOT_MAX_WORDS:
+            # Insertions and deletions are edits (a line added, a paragraph dropped); a long replaced
+            # passage is a rewritten sentence or headline. Neither is a template slot filled differently.
+            continue
+        kinds_a = _slot_facts(fa, i1, i2, a.names)
+        kinds_b = _slot_facts(fb, j1, j2, b.names)
+        # A conflict: both slots hold facts, they differ, and at least one side's are foreign to the
+        # other text (a fact merely moved elsewhere is an edit, not a different event).
+        foreign = any(t not in vocab_b for t, _ in kinds_a) or any(t not in vocab_a for t, _ in kinds_b)
+        if kinds_a and kinds_b and foreign and {t for t, _ in kinds_a} != {t for t, _ in kinds_b}:
             kinds = {k for _, k in kinds_a | kinds_b}
             kind = "date" if "date" in kinds else "number" if "number" in kinds else "name"
             out.append(Conflict(where, kind, " ".join(a.raw[i1:i2]), " ".join(b.raw[j1:j2])))
@@ -318,14 +350,16 @@ def compare(
         method, score = "near_duplicate", jac
     elif con >= CONTAINMENT_LINK:
         tsim = title_similarity(title_a, title_b)
-        if tsim < TITLE_LINK:
+        strong = con >= CONTAINMENT_STRONG and min(fp_a.word_count, fp_b.word_count) >= STRONG_MIN_WORDS
+        if tsim < TITLE_LINK and not strong:
             return Verdict(False, "distinct", con, jac, con,
                            f"contained but titles differ (title similarity {tsim:.2f}; {scores})")
         method, score = "containment", con
     else:
         return Verdict(False, "distinct", jac, jac, con, f"not similar enough ({scores})")
     conflicts = template_conflicts(title_a, text_a, title_b, text_b)
-    if len(conflicts) > MAX_CONFLICTS:
+    weight = sum(DATE_CONFLICT_WEIGHT if c.kind == "date" else 1 for c in conflicts)
+    if weight > MAX_CONFLICTS:
         shown = "; ".join(str(c) for c in conflicts[:4])
         return Verdict(False, "distinct", score, jac, con,
                        f"template near miss: {len(conflicts)} facts disagree ({shown}); {scores}")

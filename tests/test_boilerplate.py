@@ -1,0 +1,117 @@
+"""Syndication wrappers and learned boilerplate (pure): one table row per rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.boilerplate import repeated_paragraphs, strip_boilerplate
+from worker.dedupe import text_key
+
+BODY = [
+    "The Chief of Staff of Egypt's Armed Forces met on Tuesday in Cairo with his Libyan counterpart.",
+    "Talks focused on strengthening coordination and joint efforts to address shared security challenges.",
+]
+AA_COPYRIGHT = (
+    "Copyright © 2025 Egypt State Information Service. All rights reserved. Distributed by AllAfrica Global Media "
+    "(allAfrica.com). To contact the copyright holder directly for corrections — or for permission to republish "
+    "or make other authorized use of this material, click here."
+)
+AA_ABOUT = (
+    "AllAfrica publishes around 600 reports a day from more than 120 news organizations and over 500 other "
+    "institutions and individuals, representing a diversity of positions on every topic."
+)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "credit"),
+    [
+        # AllAfrica: header credit line, "Read the original", copyright, about-us
+        (["Egypt State Information Service (Cairo)", *BODY, "Read the original article on Egypt State Information "
+          "Service.", AA_COPYRIGHT, AA_ABOUT], BODY, "Egypt State Information Service"),
+        # header with a date line above it, in one paragraph (as a text export writes it)
+        (["16 September 2025\nEgypt State Information Service (Cairo)", *BODY], BODY,
+         "Egypt State Information Service"),
+        # a date-only first paragraph, then the credit line
+        (["Tuesday, 16 September 2025", "Premium Times (Abuja)", *BODY], BODY, "Premium Times"),
+        # "Tagged:" footer carrying more text after it
+        ([*BODY, "Tagged:\nEgypt, Libya"], BODY, None),
+        # WordPress feed footer names the site
+        ([*BODY, "The post Egypt and Libya discuss security appeared first on Daily News Egypt."], BODY,
+         "Daily News Egypt"),
+        # "originally appeared on" credit
+        ([*BODY, "This article originally appeared on The Conversation."], BODY, "The Conversation"),
+        # "republished from ... under a Creative Commons license"
+        ([*BODY, "This article is republished from The Conversation under a Creative Commons license."], BODY,
+         "The Conversation"),
+        # Reuters credits in brackets
+        ([*BODY, "(Reporting by Ahmed Mohamed Hassan; Editing by Alex Richardson)"], BODY, None),
+        # AP contributors line and copyright
+        ([*BODY, "Associated Press writer Samy Magdy in Cairo contributed to this report.",
+          "Copyright 2025 The Associated Press. All rights reserved."], BODY, None),
+        # newsletter and social lines
+        ([*BODY, "Sign up for our free morning newsletter to get the day's news in your inbox.",
+          "Follow us on Twitter and Facebook"], BODY, None),
+        # a bare sign-off line just before the removed footers goes with them
+        ([*BODY, "Ahram Online", "Read the original article on Egypt Online."], BODY, "Egypt Online"),
+        # "Source:" credit
+        ([*BODY, "Source: Reuters"], BODY, "Reuters"),
+        # nothing to remove: text untouched, no credit
+        (BODY, BODY, None),
+        # a sentence that merely mentions copyright is not a footer
+        (["The court ruled that the copyright of the song belonged to its composer, Ali Hassan.", *BODY],
+         ["The court ruled that the copyright of the song belonged to its composer, Ali Hassan.", *BODY], None),
+        # a first paragraph with brackets but a sentence in it is not a credit line
+        (["Egypt (officially the Arab Republic of Egypt) is a country.", *BODY],
+         ["Egypt (officially the Arab Republic of Egypt) is a country.", *BODY], None),
+        # blank paragraphs are dropped, surrounding whitespace trimmed
+        (["  ", f"  {BODY[0]}  ", "", BODY[1]], BODY, None),
+    ],
+)
+def test_rules(before: list[str], after: list[str], credit: str | None) -> None:
+    cleaned = strip_boilerplate(before, "AllAfrica News: Egypt")
+    assert cleaned.paragraphs == after
+    assert cleaned.credit == credit
+    assert len(cleaned.removed) == len([p for p in before if p.strip()]) - len(after)
+
+
+def test_never_empties_an_item() -> None:
+    only_footer = ["Read the original article on Example News."]
+    cleaned = strip_boilerplate(only_footer, None)
+    assert cleaned.paragraphs == only_footer and cleaned.removed == [] and cleaned.credit is None
+
+
+def test_credit_matching_the_feed_is_spelled_like_the_feed() -> None:
+    cleaned = strip_boilerplate([*BODY, "The post X appeared first on daily news egypt."], "Daily News Egypt")
+    assert cleaned.credit == "Daily News Egypt"
+
+
+def test_learned_paragraphs_are_removed() -> None:
+    footer = "Get the latest headlines on our WhatsApp channel every morning at seven."
+    items = [[f"Story {i} happened in town {i}.", f"Details of story {i}.", footer] for i in range(6)]
+    learned = repeated_paragraphs(items)
+    assert learned == {text_key(footer)}
+    cleaned = strip_boilerplate(items[0], "Town Times", learned=learned)
+    assert cleaned.paragraphs == items[0][:2] and cleaned.removed == [footer]
+    # without the learned set the line stays (no generic rule matches it)
+    assert strip_boilerplate(items[0], "Town Times").paragraphs == items[0]
+
+
+@pytest.mark.parametrize(
+    ("lists", "min_items", "min_share", "expected"),
+    [
+        # in 3 of 4 items: learned
+        ([["a b", "x"], ["a b", "y"], ["a b", "z"], ["w"]], 3, 0.5, {"a b"}),
+        # in 2 of 4 items: below min_items
+        ([["a b", "x"], ["a b", "y"], ["z"], ["w"]], 3, 0.5, set()),
+        # in 3 of 10 items: below the share
+        ([["a b"], ["a b"], ["a b"], *[[str(i)] for i in range(7)]], 3, 0.5, set()),
+        # repeated inside one item counts once
+        ([["a b", "a b", "a b"], ["x"], ["y"]], 2, 0.3, set()),
+        # case and punctuation do not split a repeat
+        ([["Subscribe now!"], ["subscribe NOW"], ["Subscribe, now."]], 3, 0.5, {"subscribe now"}),
+        # no items
+        ([], 3, 0.5, set()),
+    ],
+)
+def test_repeated_paragraphs(lists: list[list[str]], min_items: int, min_share: float, expected: set[str]) -> None:
+    assert repeated_paragraphs(lists, min_items=min_items, min_share=min_share) == expected

@@ -1,0 +1,246 @@
+"""Near-duplicate fingerprints and verification (pure): tables, the labelled corpus, the fixtures' near miss."""
+
+from __future__ import annotations
+
+import json
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from worker import dedupe
+from worker.dedupe import compare, content_hash, fingerprint, template_conflicts, text_key
+
+DATA = Path(__file__).resolve().parent / "data" / "stories"
+
+
+def _load() -> tuple[dict[str, tuple[str, str]], list[list[str]]]:
+    docs: dict[str, tuple[str, str]] = {}
+    for name in ("docs_a.json", "docs_b.json"):
+        for key, d in json.loads((DATA / name).read_text(encoding="utf-8")).items():
+            docs[key] = (d["title"], "\n\n".join(d["paras"]))
+    pairs = json.loads((DATA / "pairs.json").read_text(encoding="utf-8"))["pairs"]
+    return docs, pairs
+
+
+DOCS, PAIRS = _load()
+
+
+# --- exact level: kept exactly as the unique index relies on it ------------------------------------------------
+@pytest.mark.parametrize(
+    ("a", "b", "equal"),
+    [
+        ("Hello,  World!", "hello world", True),  # punctuation, case and spacing do not matter
+        ("ﬁre", "fire", True),  # NFKC: the ligature is two letters
+        ("one two", "two one", False),  # word order matters
+    ],
+)
+def test_text_key(a: str, b: str, equal: bool) -> None:
+    assert (text_key(a) == text_key(b)) is equal
+
+
+def test_content_hash_short_texts_mix_title_and_url() -> None:
+    long = " ".join(f"word{i}" for i in range(40))
+    assert content_hash(long, "A", "u1") == content_hash(long, "B", "u2")  # long: the text alone
+    assert content_hash("short teaser", "A", "u1") != content_hash("short teaser", "B", "u2")  # short: mixed
+
+
+# --- fingerprints -------------------------------------------------------------------------------------------
+def test_signature_is_stable_and_estimates_jaccard() -> None:
+    title, text = DOCS["quake.orig"]
+    a, b = fingerprint(title, text), fingerprint(title, text)
+    assert np.array_equal(a.signature, b.signature) and a.keys == b.keys  # deterministic
+    assert a.signature.dtype == np.uint32 and a.signature.size == dedupe.NUM_PERM
+    raw = dedupe.signature_bytes(a.signature)
+    assert len(raw) == 4 * dedupe.NUM_PERM and np.array_equal(dedupe.signature_from_bytes(raw), a.signature)
+    r_title, r_text = DOCS["quake.rewrite"]
+    r = fingerprint(r_title, r_text)
+    exact, _ = dedupe.overlap(a.shingles, r.shingles)
+    assert abs(dedupe.estimated_jaccard(a.signature, r.signature) - exact) < 0.15  # MinHash estimate
+
+
+@pytest.mark.parametrize(
+    ("text", "has_keys"),
+    [
+        ("", False),  # empty text: no candidate keys at all
+        ("Short teaser text only.", False),  # below MIN_WORDS_NEAR: left to the exact levels
+        (DOCS["vote.summary"][1], True),  # a one-paragraph summary is indexed (lead keys find its article)
+    ],
+)
+def test_short_texts_are_not_indexed(text: str, has_keys: bool) -> None:
+    fp = fingerprint("Title", text)
+    assert bool(fp.keys) is has_keys
+    if has_keys:
+        assert len(fp.keys) == dedupe.BANDS + dedupe.LEAD_KEYS + 1
+
+
+def test_title_key_ignores_update_labels() -> None:
+    assert dedupe.title_key("Update: Egypt, Libya talks") == dedupe.title_key("Egypt, Libya Talks")
+    assert dedupe.title_key("Egypt, Sudan talks") != dedupe.title_key("Egypt, Libya talks")
+
+
+def test_estimated_containment_from_sizes() -> None:
+    # A (40 shingles) inside B (160): J = 40/160 = 0.25 -> containment 1.0
+    assert dedupe.estimated_containment(0.25, 40, 160) == pytest.approx(1.0)
+    assert dedupe.estimated_containment(0.0, 40, 160) == 0.0
+
+
+# --- the labelled corpus: precision and recall ---------------------------------------------------------------
+def test_corpus_precision_and_recall() -> None:
+    tp = fp = fn = 0
+    wrong = []
+    for a, b, label, kind in PAIRS:
+        (ta, xa), (tb, xb) = DOCS[a], DOCS[b]
+        v = compare(ta, xa, tb, xb)
+        if v.same != compare(tb, xb, ta, xa).same:
+            wrong.append(f"{a}/{b}: not symmetric")
+        if v.same and label == "same":
+            tp += 1
+        elif v.same:
+            fp += 1
+            wrong.append(f"{a}/{b} ({kind}) linked: {v.reason}")
+        elif label == "same":
+            fn += 1
+            wrong.append(f"{a}/{b} ({kind}) missed: {v.reason}")
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn)
+    print(f"corpus: {len(PAIRS)} pairs, precision {precision:.3f}, recall {recall:.3f}")
+    assert precision == 1.0, wrong
+    assert recall >= 0.95, wrong
+    assert not [w for w in wrong if "symmetric" in w]
+
+
+@pytest.mark.parametrize("kind", ["near_miss", "summary_near_miss", "topic"])
+def test_no_different_pair_is_linked(kind: str) -> None:
+    pairs = [p for p in PAIRS if p[3] == kind]
+    assert pairs
+    for a, b, _, _ in pairs:
+        (ta, xa), (tb, xb) = DOCS[a], DOCS[b]
+        v = compare(ta, xa, tb, xb)
+        assert not v.same, f"{a} / {b}: {v.reason}"
+
+
+def test_template_guard_alone_rejects_every_near_miss() -> None:
+    """Even if the similarity thresholds were lowered, the guard would keep template near misses apart and
+    let edited copies through."""
+    for a, b, label, kind in PAIRS:
+        (ta, xa), (tb, xb) = DOCS[a], DOCS[b]
+        conflicts = template_conflicts(ta, xa, tb, xb)
+        weight = sum(dedupe.DATE_CONFLICT_WEIGHT if c.kind == "date" else 1 for c in conflicts)
+        if kind in ("near_miss", "summary_near_miss"):
+            assert weight > dedupe.MAX_CONFLICTS, f"{a}/{b}: {conflicts}"
+        elif label == "same":
+            assert weight <= dedupe.MAX_CONFLICTS, f"{a}/{b}: {conflicts}"
+
+
+def test_every_same_pair_shares_a_candidate_key() -> None:
+    """Candidate recall of the index: each copy is found through at least one stored key."""
+    for a, b, label, kind in PAIRS:
+        if label != "same":
+            continue
+        (ta, xa), (tb, xb) = DOCS[a], DOCS[b]
+        shared = set(fingerprint(ta, xa).keys) & set(fingerprint(tb, xb).keys)
+        assert shared, f"{a}/{b} ({kind}) share no key"
+
+
+def test_summary_copies_are_linked_by_containment() -> None:
+    summaries = [p for p in PAIRS if p[3] == "summary"]
+    assert len(summaries) >= 5
+    for a, b, _, _ in summaries:
+        (ta, xa), (tb, xb) = DOCS[a], DOCS[b]
+        v = compare(ta, xa, tb, xb)
+        assert v.same and v.method == "containment", f"{a}/{b}: {v.reason}"
+
+
+def _story(key: str) -> str:
+    """Documents of one story share the key prefix, except template families and the ".other" decoys."""
+    family, _, variant = key.partition(".")
+    if variant == "other" or family in ("bog", "cbk", "nse", "cabinet", "summit", "match", "warn"):
+        return key.removesuffix(".summary")
+    return family
+
+
+def test_all_pairs_precision_and_recall() -> None:
+    """Every pair of documents, labelled or not: no two stories are ever linked; most copies are linked
+    directly (the rest through a third copy, as the store links transitively)."""
+    linked_wrong, same_total, same_linked = [], 0, 0
+    for (ka, (ta, xa)), (kb, (tb, xb)) in combinations(DOCS.items(), 2):
+        v = compare(ta, xa, tb, xb)
+        if _story(ka) == _story(kb):
+            same_total += 1
+            same_linked += v.same
+        elif v.same:
+            linked_wrong.append(f"{ka} / {kb}: {v.reason}")
+    assert len({_story(k) for k in DOCS}) >= 15
+    assert linked_wrong == []
+    assert same_linked / same_total >= 0.9, (same_linked, same_total)
+
+
+# --- the fixtures' near miss and rewrite ---------------------------------------------------------------------
+CAIRO_TITLE = "Egypt, Libya Military Chiefs Discuss Boosting Security Cooperation in Cairo"
+CAIRO = [
+    "The Chief of Staff of Egypt's Armed Forces, Lieutenant General Ahmed Khalifa, met on Tuesday, September 16, "
+    "2025, in Cairo with Lieutenant General Khaled Haftar, Chief of the General Staff of the Libyan National Army, "
+    "to discuss ways to enhance military and security cooperation.",
+    "According to the Egyptian Military Spokesman, the meeting took place at the Ministry of Defense headquarters, "
+    "where Haftar and his delegation were received with an official ceremony, including the playing of both "
+    "countries' national anthems.",
+    "Talks focused on strengthening coordination and joint efforts to address shared security challenges.",
+    "Khalifa underscored the historic ties between Egypt and Libya, stressing the importance of continued "
+    "coordination to safeguard security and stability across Libyan territory.",
+    "Haftar expressed appreciation for Egypt's long-standing support for the Libyan people and voiced hope for "
+    "expanding cooperation between the two militaries in the coming period.",
+    "The meeting was attended by senior commanders from both armed forces.",
+]
+SUDAN_TITLE = "Egypt, Sudan Military Chiefs Discuss Border Security in Cairo"
+SUDAN = [
+    "The Chief of Staff of Egypt's Armed Forces, Lieutenant General Ahmed Khalifa, met on Thursday, October 2, "
+    "2025, in Cairo with General Mohamed Osman al-Hussein, Chief of the General Staff of the Sudanese Armed "
+    "Forces, to discuss securing the shared border and curbing smuggling.",
+    "According to the Egyptian Military Spokesman, the meeting took place at the Ministry of Defense headquarters, "
+    "where al-Hussein and his delegation were received with an official ceremony.",
+    "Talks focused on joint patrols along the border, the return of displaced families and the flow of "
+    "humanitarian convoys through the Argeen crossing.",
+    "Khalifa underscored the historic ties between Egypt and Sudan, stressing that the stability of Sudan is part "
+    "of Egypt's own national security.",
+    "Al-Hussein thanked Egypt for hosting Sudanese families displaced by the war and called for a standing "
+    "liaison committee between the two general staffs.",
+    "The meeting was attended by senior commanders from both armed forces.",
+]
+REWRITE = [*CAIRO[:4], CAIRO[5], "The story was first reported by local media."]
+
+
+@pytest.mark.parametrize(
+    ("title_b", "paras_b", "same", "method"),
+    [
+        ("Update: " + CAIRO_TITLE, REWRITE, True, "near_duplicate"),  # Ahram's rewrite: paragraph dropped, line added
+        (CAIRO_TITLE, CAIRO[:1], True, "containment"),  # summary-only copy: the first paragraph
+        (SUDAN_TITLE, SUDAN, False, "distinct"),  # same communiqué template, another meeting
+        (SUDAN_TITLE, SUDAN[:1], False, "distinct"),  # the other meeting's summary
+    ],
+)
+def test_fixture_pairs(title_b: str, paras_b: list[str], same: bool, method: str) -> None:
+    v = compare(CAIRO_TITLE, "\n\n".join(CAIRO), title_b, "\n\n".join(paras_b))
+    assert (v.same, v.method) == (same, method), v.reason
+
+
+def test_fixture_near_miss_facts_disagree() -> None:
+    conflicts = template_conflicts(CAIRO_TITLE, "\n\n".join(CAIRO), SUDAN_TITLE, "\n\n".join(SUDAN))
+    kinds = {c.kind for c in conflicts}
+    assert {"date", "name"} <= kinds, conflicts  # September 16 vs October 2; Libya/Haftar vs Sudan/al-Hussein
+    assert any(c.where == "title" for c in conflicts)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ("Rates rose to 5.25% on May 3.", "Rates rose to 5.5% on May 3.", ["number"]),  # a figure substituted
+        ("He met on Tuesday, September 16.", "He met on Thursday, October 2.", ["date"]),  # another day
+        ("The minister met Haftar in Cairo.", "The minister met al-Hussein in Cairo.", ["name"]),  # another person
+        ("Talks ended in Cairo.", "Talks ended in Cairo. More talks are planned.", []),  # a line added: an edit
+        ("Lieutenant General Ahmed Khalifa spoke.", "Ahmed Khalifa spoke.", []),  # words dropped: an edit
+    ],
+)
+def test_template_conflict_kinds(a: str, b: str, expected: list[str]) -> None:
+    assert [c.kind for c in template_conflicts("T", a, "T", b)] == expected
