@@ -64,20 +64,21 @@ def test_adapt_interval(current: int, published: list[datetime], had_new: bool |
     [
         (Hints(), 0.0, 1800, 1800),  # no hints, no jitter: the interval
         (Hints(), 1.0, 1980, 1800),  # full jitter adds 10%, never subtracts
-        (Hints(ttl_minutes=60), 0.0, 3600, 1800),  # ttl asks for less frequent: honoured
+        (Hints(ttl_minutes=60), 0.0, 3600, 3600),  # ttl asks for less frequent: honoured and kept
         (Hints(ttl_minutes=5), 0.0, 1800, 1800),  # ttl asking for more frequent polls is not obeyed
-        (Hints(update_period_minutes=1440), 0.0, 86400, 1800),  # sy:updatePeriod daily
-        (Hints(cache_max_age=7200), 0.0, 7200, 1800),  # Cache-Control max-age
-        (Hints(ttl_minutes=100_000), 0.0, 86400, 1800),  # a huge ttl is capped at max_interval
-        (Hints(retry_after=3 * 86400), 0.0, 3 * 86400, 1800),  # Retry-After beats the 24 h cap
+        (Hints(update_period_minutes=1440), 0.0, 86400, 86400),  # sy:updatePeriod daily
+        (Hints(cache_max_age=7200), 0.0, 7200, 1800),  # Cache-Control max-age: this wait only
+        (Hints(ttl_minutes=100_000), 0.0, 86400, 86400),  # a huge ttl is capped at max_interval
+        (Hints(cache_max_age=10**7), 0.0, 86400, 1800),  # a huge max-age too
+        (Hints(retry_after=3 * 86400), 0.0, 3 * 86400, 1800),  # Retry-After beats the 24 h cap, this wait only
         (Hints(retry_after=30 * 86400), 0.0, RETRY_AFTER_CAP, 1800),  # ... up to a week
-        (Hints(ttl_minutes=60, cache_max_age=600), 0.0, 3600, 1800),  # the longest hint wins
+        (Hints(ttl_minutes=60, cache_max_age=7200), 0.0, 7200, 3600),  # the longest hint wins
     ],
 )
 def test_next_fetch_at_honours_hints(hints: Hints, rand: float, wait: float, interval: int) -> None:
     sched = next_fetch_at(NOW, poll_interval=1800, hints=hints, rand=lambda: rand)
     assert sched.at == NOW + timedelta(seconds=wait)
-    assert sched.interval == interval  # hints do not compound into the stored interval
+    assert sched.interval == interval  # response hints do not compound into the stored interval
 
 
 def test_next_fetch_at_adapts_from_dates() -> None:

@@ -35,20 +35,19 @@ class Hints:
     cache_max_age: int | None = None
     retry_after: float | None = None
 
-    def floor_seconds(self) -> float:
-        values = [
-            (self.ttl_minutes or 0) * 60.0,
-            (self.update_period_minutes or 0) * 60.0,
-            float(self.cache_max_age or 0),
-            min(self.retry_after or 0.0, RETRY_AFTER_CAP),
-        ]
-        return max(values)
+    def feed_floor(self) -> float:
+        """What the feed document itself asks for (ttl, sy:updatePeriod): kept in the stored interval."""
+        return max((self.ttl_minutes or 0) * 60.0, (self.update_period_minutes or 0) * 60.0)
+
+    def response_floor(self) -> float:
+        """What this one HTTP response asks for (Cache-Control max-age, Retry-After): this wait only."""
+        return max(float(self.cache_max_age or 0), min(self.retry_after or 0.0, RETRY_AFTER_CAP))
 
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
     at: datetime
-    interval: int  # the feed's adapted poll interval (seconds), to store; hints do not compound into it
+    interval: int  # the poll interval to store: adapted, floored by the feed's own ttl / sy:updatePeriod
 
 
 def clamp(value: float, low: float, high: float) -> float:
@@ -107,7 +106,8 @@ def next_fetch_at(
         poll_interval, published=published, had_new_entries=had_new_entries, now=now,
         min_interval=min_interval, max_interval=max_interval,
     )
-    wait = max(float(interval), min(hints.floor_seconds(), float(max_interval)))
+    interval = max(interval, round(min(hints.feed_floor(), float(max_interval))))
+    wait = max(float(interval), min(float(hints.cache_max_age or 0), float(max_interval)))
     if hints.retry_after:
         wait = max(wait, min(hints.retry_after, RETRY_AFTER_CAP))
     wait *= 1 + jitter * rand()  # spread feeds added together; only later, never before a hint
