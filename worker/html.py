@@ -127,6 +127,8 @@ def html_to_paragraphs(html: str) -> list[str]:
         node.decompose()
     for node in root.css("br"):
         node.insert_before(_BR)
+    for node in root.css("td,th"):
+        node.insert_after(" ")
     for node in root.css(_BLOCK_TAGS):
         node.insert_before(_BLOCK)
         node.insert_after(_BLOCK)

@@ -289,36 +289,39 @@ def _authors(e: Any) -> list[str]:
     return names
 
 
+_get = dict.get  # plain lookups: FeedParserDict.get maps "updated" to "published" when it is missing
+
+
 def _entry(e: Any, feed_url: str) -> RawEntry:
     content, content_is_html = _content(e)
-    summary = e.get("summary") if "summary_detail" in e else None  # feedparser copies content into summary
+    summary = _get(e, "summary") if "summary_detail" in e else None  # feedparser copies content into summary
     if content is None and summary is None:
-        summary = e.get("summary")
-    detail = (e.get("content") or [None])[0] or e.get("summary_detail") or e.get("title_detail") or {}
+        summary = _get(e, "summary")
+    detail = (_get(e, "content") or [None])[0] or _get(e, "summary_detail") or _get(e, "title_detail") or {}
     if content is None and summary is not None:
-        content_is_html = (e.get("summary_detail") or {}).get("type", "text/html") != "text/plain"
-    source = e.get("source") or {}
-    tags = [t.get("term") or t.get("label") for t in e.get("tags") or ()]
+        content_is_html = (_get(e, "summary_detail") or {}).get("type", "text/html") != "text/plain"
+    source = _get(e, "source") or {}
+    tags = [t.get("term") or t.get("label") for t in _get(e, "tags") or ()]
     return RawEntry(
-        guid=_str(e.get("id")),
-        link=_str(e.get("link")),
-        title=_str(e.get("title")),
+        guid=_str(_get(e, "id")),
+        link=_str(_get(e, "link")),
+        title=_str(_get(e, "title")),
         summary=_str(summary),
         content=_str(content),
         content_is_html=content_is_html,
         authors=_authors(e),
-        published=_str(e.get("published")),
-        updated=_str(e.get("updated")),
+        published=_str(_get(e, "published")),
+        updated=_str(_get(e, "updated")),
         dc_date=None,  # feedparser files dc:date under "updated"
-        published_parsed=_struct_dt(e.get("published_parsed")),
-        updated_parsed=_struct_dt(e.get("updated_parsed")),
+        published_parsed=_struct_dt(_get(e, "published_parsed")),
+        updated_parsed=_struct_dt(_get(e, "updated_parsed")),
         categories=[t for t in tags if t and t.strip()],
         enclosures=_enclosures(e),
         language=_str(detail.get("language")),
         source_title=_str(source.get("title")),
         source_url=_str(source.get("href") or source.get("link")),
-        dc_publisher=_str(e.get("publisher")),
-        dc_creator=_str(e.get("author")) if e.get("author") and not e.get("authors") else None,
+        dc_publisher=_str(_get(e, "publisher")),
+        dc_creator=_str(_get(e, "author")) if _get(e, "author") and not _get(e, "authors") else None,
         base_url=_str(detail.get("base")) or feed_url,
     )
 

@@ -1,0 +1,157 @@
+"""Every input of the shared corpus (about 1,270 feeds from eight projects' test suites) through parse and
+normalise: no unhandled error, an outcome for every input, ≥ 95% of the entries feedparser sees with a link
+or id come out as articles, and JSON Feed items come out.
+
+Inputs are read in place (see corpus/feeds/MANIFEST.md): every data file except the expected-output JSON
+(``*_expected.json``, ``*.serde.json``, rss-parser's ``test/output/``, and gofeed's ``X.json`` beside ``X.xml``).
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from tests.conftest import CORPUS
+from worker.errors import ParseError
+from worker.normalize import normalize_entries
+from worker.parse import parse_feed
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+_FEED_SUFFIXES = (".xml", ".rss", ".atom", ".rdf")
+
+
+def corpus_inputs() -> list[Path]:
+    out = []
+    for path in sorted(CORPUS.rglob("*")):
+        rel = path.relative_to(CORPUS).as_posix()
+        if not path.is_file() or rel.startswith("LICENSES/") or rel == "MANIFEST.md":
+            continue
+        if path.suffix == ".json":
+            if path.name.endswith(("_expected.json", ".serde.json")) or rel.startswith("rss-parser/test/output/"):
+                continue
+            if rel.startswith("gofeed/") and any(path.with_suffix(s).exists() for s in _FEED_SUFFIXES):
+                continue
+        out.append(path)
+    return out
+
+
+def feedparser_keyed_entries(body: bytes) -> int:
+    """How many entries plain feedparser finds with a link or an id (0 when it cannot read the body)."""
+    try:
+        result = feedparser.parse(io.BytesIO(body), sanitize_html=False, resolve_relative_uris=False)
+    except Exception:
+        return 0
+    return sum(1 for e in result.entries if dict.get(e, "link") or dict.get(e, "id"))
+
+
+@dataclass
+class Outcome:
+    inputs: int = 0
+    parse_errors: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    seen: int = 0  # entries feedparser sees with a link or id (XML) / items with an id or url (JSON)
+    stored: int = 0  # of those, how many came out as articles
+    json_items: int = 0
+    json_articles: int = 0
+    unhandled: list[str] = field(default_factory=list)
+    short: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1)
+def run_corpus() -> Outcome:
+    out = Outcome()
+    for path in corpus_inputs():
+        out.inputs += 1
+        rel = path.relative_to(CORPUS).as_posix()
+        body = path.read_bytes()
+        is_json = path.suffix == ".json"
+        try:
+            parsed = parse_feed(body, f"file://{path}")
+            articles, skipped = normalize_entries(parsed.entries, parsed.meta, NOW)
+        except ParseError as err:
+            out.parse_errors[err.reason.split(":")[0]] += 1
+            seen = 0 if is_json else feedparser_keyed_entries(body)
+            out.seen += seen
+            if seen:
+                out.short.append((rel, seen, 0))
+            continue
+        except Exception as err:  # the thing this test exists to catch
+            out.unhandled.append(f"{rel}: {type(err).__name__}: {err}")
+            continue
+        out.skipped.update(reason for _, reason in skipped)
+        if is_json:
+            seen = sum(1 for e in parsed.entries if e.guid or e.link)
+            out.json_items += seen
+            out.json_articles += min(len(articles), seen)
+        else:
+            seen = feedparser_keyed_entries(body)
+        stored = min(len(articles), seen)
+        out.seen += seen
+        out.stored += stored
+        if stored < seen:
+            out.short.append((rel, seen, stored))
+    return out
+
+
+def test_corpus_is_there() -> None:
+    assert len(corpus_inputs()) > 1200
+
+
+def test_no_unhandled_errors() -> None:
+    assert run_corpus().unhandled == []
+
+
+def test_every_input_gets_an_outcome() -> None:
+    out = run_corpus()
+    assert out.inputs == len(corpus_inputs())
+    assert sum(out.parse_errors.values()) < out.inputs * 0.05  # the few non-feeds, not a general failure
+
+
+def test_at_least_95_percent_of_keyed_entries_become_articles() -> None:
+    out = run_corpus()
+    assert out.seen > 2000
+    share = out.stored / out.seen
+    assert share >= 0.95, f"{share:.3f} stored; short: {out.short[:20]}"
+
+
+def test_json_feed_items_come_out() -> None:
+    out = run_corpus()
+    assert out.json_items > 100
+    assert out.json_articles / out.json_items >= 0.95
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "feed-rs/feed-rs/fixture/jsonfeed/jsonfeed_elastic_1.1.json",  # JSON Feed 1.1, real blog
+        "rsparser/Tests/RSParserTests/Resources/DaringFireball.json",  # JSON Feed 1.0, real blog
+        "gofeed/testdata/parser/json/version_json_11.json",  # gofeed spec sample
+    ],
+)
+def test_json_feed_inputs_all_normalise(rel: str) -> None:
+    path = CORPUS / rel
+    parsed = parse_feed(path.read_bytes(), f"file://{path}")
+    assert parsed.meta.format in ("json10", "json11")
+    articles, skipped = normalize_entries(parsed.entries, parsed.meta, NOW)
+    assert parsed.entries and len(articles) == len(parsed.entries) and not skipped
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "gofeed/testdata/parser/universal/empty_feed.xml",  # empty file
+        "gofeed/testdata/parser/universal/unknown_feed.xml",  # XML that is not a feed
+        "gofeed/testdata/parser/universal/invalid.json",  # broken JSON
+        "rss-parser/test/input/unrecognized.rss",  # an HTML page
+    ],
+)
+def test_known_non_feeds_are_parse_errors(rel: str) -> None:
+    with pytest.raises(ParseError):
+        parse_feed((CORPUS / rel).read_bytes(), "https://ex.com/feed")
