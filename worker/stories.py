@@ -107,21 +107,26 @@ class _Candidate:
 
 def find_candidates(
     conn: psycopg.Connection, article_id: int, fp: dedupe.Fingerprint
-) -> list[_Candidate]:
-    """Stored articles sharing a key with ``fp``, prefiltered on their signatures, best estimate first."""
+) -> tuple[list[_Candidate], _Candidate | None]:
+    """Stored articles sharing a key with ``fp`` that pass the signature prefilter, best estimate first;
+    and the closest one that did not pass (to explain a "new story" decision)."""
     if not fp.keys:
-        return []
+        return [], None
     rows = conn.execute(
         _CANDIDATES, {"keys": fp.keys, "per_key": CANDIDATES_PER_KEY, "id": article_id}
     ).fetchall()
-    out = []
+    out: list[_Candidate] = []
+    dropped: _Candidate | None = None
     for cid, _keys, sig, count, story_id in rows:
         est_j = dedupe.estimated_jaccard(fp.signature, dedupe.signature_from_bytes(bytes(sig)))
         est_c = dedupe.estimated_containment(est_j, int(count), int(fp.shingles.size))
+        cand = _Candidate(int(cid), int(story_id), est_j, est_c)
         if est_j >= PREFILTER_JACCARD or est_c >= PREFILTER_CONTAINMENT:
-            out.append(_Candidate(int(cid), int(story_id), est_j, est_c))
+            out.append(cand)
+        elif dropped is None or cand.estimate > dropped.estimate:
+            dropped = cand
     out.sort(key=lambda c: (-c.estimate, c.article_id))
-    return out[:VERIFY_LIMIT]
+    return out[:VERIFY_LIMIT], dropped
 
 
 def _verify(
@@ -187,8 +192,11 @@ def _assign_one(conn: psycopg.Connection, article_id: int, article: Article, fp:
         link = StoryLink(article_id, article_id, None, "new", None,
                          f"text too short for near-duplicate matching ({fp.word_count} words)")
     else:
-        cands = find_candidates(conn, article_id, fp)
+        cands, dropped = find_candidates(conn, article_id, fp)
         cand, verdict, why = _verify(conn, article, fp, cands)
+        if not why and dropped is not None:
+            why = (f"closest: article {dropped.article_id}, estimated jaccard {dropped.est_jaccard:.2f}, "
+                   f"containment {dropped.est_containment:.2f} (below the prefilter)")
         if cand is not None and verdict is not None:
             link = StoryLink(article_id, cand.story_id, cand.article_id, verdict.method, round(verdict.score, 4),
                              f"{verdict.reason} (vs article {cand.article_id})",
