@@ -37,7 +37,7 @@ FIXTURES = SHARED / "fixtures" / "syndication"
 CORPUS = SHARED / "corpus" / "feeds"
 
 ADMIN_URL = os.environ.get("WIREFEED_TEST_ADMIN_URL") or os.environ.get(
-    "DATABASE_URL", "postgresql://root@127.0.0.1:5432/postgres")
+    "DATABASE_URL", "postgresql://127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
 TABLES_KEEP = {"schema_migrations"}
 
@@ -86,13 +86,28 @@ def conn(db_url: str) -> Iterator[psycopg.Connection]:
         yield c
 
 
+_REDIS_LOCK = "wirefeed:test-session-lock"
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """A Redis database number for this session (flushed before and after)."""
-    db = int(os.environ.get("WIREFEED_TEST_REDIS_DB", "9"))
+    """A Redis database number of this session's own: it claims a free db (a lock key with an expiry),
+    so concurrent test sessions never consume each other's Celery messages."""
+    token = f"{os.getpid()}-{uuid.uuid4().hex}"
+    first = int(os.environ.get("WIREFEED_TEST_REDIS_DB", "1"))
+    for db in [*range(first, 16), *range(1, first)]:
+        client = redis.Redis.from_url(f"{REDIS_BASE}/{db}")
+        if client.set(_REDIS_LOCK, token, nx=True, ex=7200):
+            break
+    else:
+        raise RuntimeError("no free Redis database (1-15) for this test session")
     url = f"{REDIS_BASE}/{db}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
+
+    def reset() -> None:
+        client.flushdb()
+        client.set(_REDIS_LOCK, token, ex=7200)
+
+    reset()
     yield url
     client.flushdb()
 
@@ -116,7 +131,7 @@ def env(db_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[st
 
 
 @pytest.fixture()
-def settings(env: dict[str, str]):  # noqa: ANN201
+def settings(env: dict[str, str]):
     from worker.settings import get_settings
 
     return get_settings()
@@ -130,12 +145,12 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess
 
 
 @pytest.fixture()
-def cli(env: dict[str, str]):  # noqa: ANN201
+def cli(env: dict[str, str]):
     return functools.partial(run_cli, env=env)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -185,7 +200,7 @@ def _wait_worker_ready(env: dict[str, str], proc: subprocess.Popen[bytes], log: 
     raise RuntimeError(f"worker not ready after {timeout}s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
-def wait_for(predicate, timeout: float = 30, interval: float = 0.2):  # noqa: ANN001, ANN201
+def wait_for(predicate, timeout: float = 30, interval: float = 0.2):
     """Poll ``predicate`` until it returns a truthy value; fail the test on timeout."""
     deadline = time.monotonic() + timeout
     while True:

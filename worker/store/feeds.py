@@ -43,7 +43,12 @@ def add_feed(conn: psycopg.Connection, url: str, title: str | None = None) -> Ad
 
 
 def find_feed_id(conn: psycopg.Connection, url: str) -> int | None:
-    row = conn.execute("SELECT id FROM feeds WHERE url = %s", (url,)).fetchone()
+    """The feed with this URL, or the feed that moved away from it (301/308: ``feed_aliases``)."""
+    row = conn.execute(
+        """SELECT id FROM feeds WHERE url = %s
+           UNION ALL SELECT feed_id FROM feed_aliases WHERE url = %s LIMIT 1""",
+        (url, url),
+    ).fetchone()
     return int(row[0]) if row else None
 
 
@@ -131,12 +136,17 @@ def record_success(
     )
 
 
-def record_not_modified(conn: psycopg.Connection, feed_id: int, *, next_fetch_at: datetime) -> None:
+def record_not_modified(
+    conn: psycopg.Connection, feed_id: int, *, next_fetch_at: datetime, poll_interval: int | None = None,
+    etag: str | None = None, last_modified: str | None = None,
+) -> None:
     conn.execute(
         """UPDATE feeds SET last_fetched_at = now(), last_success_at = now(), next_fetch_at = %s,
-               claimed_until = NULL, error_count = 0, last_error = NULL, last_error_kind = NULL
+               claimed_until = NULL, error_count = 0, last_error = NULL, last_error_kind = NULL,
+               poll_interval = coalesce(%s, poll_interval),
+               etag = coalesce(%s, etag), last_modified = coalesce(%s, last_modified)
            WHERE id = %s""",
-        (next_fetch_at, feed_id),
+        (next_fetch_at, poll_interval, etag, last_modified, feed_id),
     )
 
 
@@ -168,7 +178,7 @@ def release_claim(conn: psycopg.Connection, feed_id: int) -> None:
 
 def enable_feed(conn: psycopg.Connection, feed_id: int) -> bool:
     row = conn.execute(
-        """UPDATE feeds SET disabled_at = NULL, disabled_reason = NULL, error_count = 0,
+        """UPDATE feeds SET disabled_at = NULL, disabled_reason = NULL, error_count = 0, hard_error_count = 0,
                next_fetch_at = now(), claimed_until = NULL
            WHERE id = %s RETURNING id""",
         (feed_id,),

@@ -1,0 +1,358 @@
+"""The ``wirefeed`` command. Thin: parses arguments, calls the pipeline or store, prints results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from worker.errors import ConfigError, WirefeedError
+from worker.settings import Settings, load_settings
+
+
+def _print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, default=str, indent=2) + "\n")
+
+
+def _connect(settings: Settings):
+    import psycopg
+
+    from worker.db import connect
+    from worker.logs import redact
+
+    try:
+        return connect(settings.database_url)
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
+        raise ConfigError(
+            f"cannot connect to PostgreSQL at {redact(settings.database_url)}: {first}. "
+            "Is it running, and is DATABASE_URL right? (`wirefeed migrate` creates the schema.)"
+        ) from None
+
+
+def _require_schema(conn) -> None:
+    from worker.migrate import pending
+
+    missing = pending(conn)
+    conn.commit()
+    if missing:
+        raise ConfigError(
+            f"the database schema is not current ({len(missing)} migration(s) pending, first "
+            f"{missing[0].version:04d}_{missing[0].name}): run `wirefeed migrate`")
+
+
+# --- migrate -------------------------------------------------------------------------------------
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.migrate import migrate
+
+    with _connect(settings) as conn:
+        applied = migrate(conn)
+    if applied:
+        for m in applied:
+            print(f"applied {m.version:04d}_{m.name}")
+    else:
+        print("schema is up to date")
+    return 0
+
+
+# --- feeds ---------------------------------------------------------------------------------------
+
+def cmd_feeds_add(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.store import feeds as feed_store
+
+    url = args.url.strip()
+    if not url.startswith(("http://", "https://")):
+        print(f"error: {url!r} is not an http(s) URL", file=sys.stderr)
+        return 1
+    with _connect(settings) as conn:
+        _require_schema(conn)
+        known = feed_store.find_feed_id(conn, url)
+        conn.commit()
+        if known is None and not args.no_discover:
+            from worker.discover import resolve_subscription
+
+            sub = resolve_subscription(url, settings)  # an HTML page: subscribe the feed it links to
+            if sub.discovered_from:
+                print(f"found feed {sub.url} on {url}")
+            elif sub.note:
+                print(f"note: {sub.note}", file=sys.stderr)
+            url = sub.url
+        res = feed_store.add_feed(conn, url, args.name)
+    print(f"{'added' if res.created else 'already subscribed'}: feed {res.feed_id} {url}")
+    return 0
+
+
+def cmd_feeds_enable(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.store import feeds as feed_store
+
+    with _connect(settings) as conn:
+        _require_schema(conn)
+        with conn.transaction():
+            ok = feed_store.enable_feed(conn, args.feed_id)
+    if not ok:
+        print(f"error: no feed with id {args.feed_id}", file=sys.stderr)
+        return 1
+    print(f"enabled: feed {args.feed_id} (errors cleared, due now)")
+    return 0
+
+
+def cmd_feeds_history(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.store import feeds as feed_store
+    from worker.store import fetches as fetch_store
+
+    with _connect(settings) as conn:
+        _require_schema(conn)
+        if not feed_store.existing_ids(conn, [args.feed_id]):
+            print(f"error: no feed with id {args.feed_id}", file=sys.stderr)
+            return 1
+        rows = fetch_store.recent_fetches(conn, args.feed_id, args.limit)
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print(f"feed {args.feed_id}: no fetches recorded yet")
+    for r in rows:
+        what = r["outcome"] + (f" ({r['not_modified_by']})" if r["not_modified_by"] else "")
+        entries = "" if r["entries_seen"] is None else f" entries {r['entries_seen']} ({r['entries_new']} new)"
+        error = f" {r['error_kind']}: {r['error_message']}" if r["error_kind"] else ""
+        print(f"{r['fetched_at']:%Y-%m-%d %H:%M:%S} {r['status'] or '-':>3} {what:<22} {r['bytes']:>9} B "
+              f"{r['duration_ms']:>6} ms{entries}{error}")
+    return 0
+
+
+def cmd_feeds_import(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.opml import OpmlError, read_opml
+    from worker.store import feeds as feed_store
+
+    try:
+        outlines = read_opml(Path(args.file).read_bytes())
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except OpmlError as exc:
+        print(f"error: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    added = existing = 0
+    with _connect(settings) as conn:
+        _require_schema(conn)
+        for o in outlines:
+            res = feed_store.add_feed(conn, o.url, o.title)
+            added += res.created
+            existing += not res.created
+    print(f"imported {len(outlines)} feeds from {args.file}: {added} new, {existing} already subscribed")
+    return 0
+
+
+def cmd_feeds_list(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.store import feeds as feed_store
+
+    with _connect(settings) as conn:
+        _require_schema(conn)
+        rows = feed_store.list_feeds(conn)
+    cols = ["id", "url", "title", "last_fetched_at", "next_fetch_at", "error_count", "last_error",
+            "disabled_at", "disabled_reason"]
+    if args.json:
+        _print_json([{c: r[c] for c in cols} for r in rows])
+        return 0
+    from worker.console import feeds_table
+
+    feeds_table(rows)
+    return 0
+
+
+# --- ingest / fetch ------------------------------------------------------------------------------
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from worker import pipeline
+    from worker.console import progress
+
+    reports = []
+    with _connect(settings) as conn:
+        _require_schema(conn)
+        for item in progress(args.inputs, "ingesting", enabled=not args.json):
+            if item.startswith(("http://", "https://")):
+                rep = pipeline.ingest_url(conn, settings, item)
+            else:
+                rep = pipeline.ingest_file(conn, settings, Path(item), force=args.force)
+            reports.append(rep)
+            if rep.status != "ok":
+                print(f"error: {item}: {rep.error}", file=sys.stderr)
+    totals = {k: sum(getattr(r, k) for r in reports)
+              for k in ("entries", "new_articles", "duplicates", "near_duplicates", "updated", "skipped")}
+    totals["inputs"] = len(reports)
+    totals["errors"] = sum(r.status != "ok" for r in reports)
+    if args.json:
+        _print_json({"inputs": [r.as_json() for r in reports], "totals": totals})
+    else:
+        for r in reports:
+            if r.status == "ok":
+                extra = " (unchanged since last ingest)" if r.not_modified else ""
+                print(f"{r.input}: {r.entries} entries, {r.new_articles} new, {r.duplicates} duplicates, "
+                      f"{r.near_duplicates} near-duplicates, {r.updated} updated, {r.skipped} skipped{extra}")
+        print(f"total: {totals['inputs']} inputs, {totals['errors']} failed, {totals['new_articles']} new articles")
+    return 1 if totals["errors"] else 0
+
+
+def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from worker import pipeline
+    from worker.console import progress
+    from worker.store import feeds as feed_store
+
+    with _connect(settings) as conn:
+        _require_schema(conn)
+        with conn.transaction():
+            if args.all:
+                ids = feed_store.claim_ids(conn, feed_store.all_enabled_ids(conn),
+                                           claim_seconds=settings.claim_timeout)
+            elif args.feed_ids:
+                unknown = set(args.feed_ids) - set(feed_store.existing_ids(conn, args.feed_ids))
+                if unknown:
+                    print(f"error: no feed with id {', '.join(map(str, sorted(unknown)))}", file=sys.stderr)
+                    return 1
+                ids = feed_store.claim_ids(conn, args.feed_ids, claim_seconds=settings.claim_timeout)
+            else:
+                ids = feed_store.claim_due(conn, limit=settings.schedule_batch, claim_seconds=settings.claim_timeout)
+        if not ids:
+            print("nothing to fetch (no feed due, or every named feed is claimed by a running fetch)")
+            return 0
+        if not args.sync:
+            from worker.tasks import fetch_feed
+
+            for feed_id in ids:
+                fetch_feed.delay(feed_id)
+            print(f"enqueued {len(ids)} feed(s) to the workers: {', '.join(map(str, ids))}")
+            return 0
+        from worker.fetch_state import postpone
+        from worker.politeness import HostBusy, HostPoliteness
+
+        polite = HostPoliteness.from_settings(settings, max_wait=30.0)  # shared with running workers
+        failed = 0
+        for feed_id in progress(ids, "fetching", enabled=True):
+            try:
+                rep = pipeline.refresh_feed(conn, settings, feed_id, politeness=polite)
+            except HostBusy as busy:
+                postpone(conn, feed_id, busy.retry_after or 60.0)
+                print(f"feed {feed_id}: postponed, {busy.reason}")
+                continue
+            if rep.status != "ok":
+                failed += 1
+                print(f"error: feed {feed_id} {rep.input}: {rep.error}", file=sys.stderr)
+            elif rep.not_modified:
+                print(f"feed {feed_id}: not modified")
+            else:
+                print(f"feed {feed_id}: {rep.entries} entries, {rep.new_articles} new, "
+                      f"{rep.duplicates} duplicates, {rep.near_duplicates} near-duplicates")
+    return 1 if failed else 0
+
+
+# --- status / worker / beat ----------------------------------------------------------------------
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.status import collect_status, render_status
+
+    doc = collect_status(settings)
+    if args.json:
+        _print_json(doc)
+    else:
+        render_status(doc)
+    return 0
+
+
+def cmd_celery(kind: str, extra: list[str]) -> int:
+    from worker.app import app
+
+    argv = [kind, *extra]
+    if kind == "worker" and "--loglevel" not in " ".join(extra) and "-l" not in extra:
+        argv += ["--loglevel", "INFO"]
+    app.start(argv=argv)
+    return 0
+
+
+# --- wiring --------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wirefeed", description="News feed ingestion into PostgreSQL.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("migrate", help="apply database migrations (idempotent, safe to run concurrently)")
+
+    feeds = sub.add_parser("feeds", help="manage subscriptions").add_subparsers(dest="feeds_command",
+                                                                                required=True, metavar="ACTION")
+    add = feeds.add_parser("add", help="subscribe a feed (idempotent on URL)")
+    add.add_argument("url")
+    add.add_argument("--name", help="a display title for the feed")
+    add.add_argument("--no-discover", action="store_true",
+                     help="subscribe the URL as given, without fetching it to look for a feed link")
+    imp = feeds.add_parser("import", help="subscribe every feed of an OPML file")
+    imp.add_argument("file")
+    lst = feeds.add_parser("list", help="feeds with their state")
+    lst.add_argument("--json", action="store_true")
+    ena = feeds.add_parser("enable", help="re-enable a disabled feed (clears its errors, fetches it soon)")
+    ena.add_argument("feed_id", type=int, metavar="ID")
+    his = feeds.add_parser("history", help="a feed's recent fetches: status, bytes, time, entries, errors")
+    his.add_argument("feed_id", type=int, metavar="ID")
+    his.add_argument("--limit", type=int, default=20)
+    his.add_argument("--json", action="store_true")
+
+    ing = sub.add_parser("ingest", help="run the whole pipeline on local feed files or URLs, no broker needed")
+    ing.add_argument("inputs", nargs="+", metavar="PATH_OR_URL")
+    ing.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    ing.add_argument("--force", action="store_true", help="re-process files even when unchanged")
+
+    fetch = sub.add_parser("fetch", help="fetch due (or all / named) feeds now")
+    g = fetch.add_mutually_exclusive_group()
+    g.add_argument("--all", action="store_true", help="every enabled feed, due or not")
+    g.add_argument("feed_ids", nargs="*", type=int, default=[], metavar="FEED_ID")
+    fetch.add_argument("--sync", action="store_true", help="fetch in this process instead of the workers")
+
+    st = sub.add_parser("status", help="queues, workers, feeds due and in error, recent articles")
+    st.add_argument("--json", action="store_true")
+
+    sub.add_parser("worker", help="start a Celery worker (extra arguments go to Celery)", add_help=False)
+    sub.add_parser("beat", help="start Celery beat, the scheduler (extra arguments go to Celery)", add_help=False)
+    return p
+
+
+HANDLERS = {
+    "migrate": cmd_migrate,
+    "ingest": cmd_ingest,
+    "fetch": cmd_fetch,
+    "status": cmd_status,
+    ("feeds", "add"): cmd_feeds_add,
+    ("feeds", "import"): cmd_feeds_import,
+    ("feeds", "list"): cmd_feeds_list,
+    ("feeds", "enable"): cmd_feeds_enable,
+    ("feeds", "history"): cmd_feeds_history,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("worker", "beat"):
+        try:
+            load_settings()
+        except ConfigError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        return cmd_celery(argv[0], argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        from worker.logs import configure
+
+        configure(settings.effective_log_format, settings.log_level)
+        key: Any = args.command if args.command != "feeds" else ("feeds", args.feeds_command)
+        return HANDLERS[key](args, settings)
+    except WirefeedError as err:
+        print(f"error: {err.reason}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

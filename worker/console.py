@@ -1,0 +1,64 @@
+"""Terminal output: rich tables and progress bars on a TTY, plain quiet output when piped."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+T = TypeVar("T")
+
+
+def _ago(ts: datetime | None) -> str:
+    if ts is None:
+        return "never"
+    secs = (datetime.now(UTC) - ts).total_seconds()
+    if secs < 0:
+        secs = -secs
+        return f"in {_span(secs)}"
+    return f"{_span(secs)} ago"
+
+
+def _span(secs: float) -> str:
+    if secs < 90:
+        return f"{int(secs)}s"
+    if secs < 5400:
+        return f"{int(secs // 60)}m"
+    if secs < 172800:
+        return f"{int(secs // 3600)}h"
+    return f"{int(secs // 86400)}d"
+
+
+def progress(items: Sequence[T], label: str, *, enabled: bool = True) -> Iterator[T]:
+    """Yield ``items``, drawing a progress bar on stderr when it is a terminal and there is more than one."""
+    if not enabled or len(items) < 2 or not sys.stderr.isatty():
+        yield from items
+        return
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=len(items))
+        for item in items:
+            yield item
+            bar.advance(task)
+
+
+def feeds_table(rows: Iterable[dict[str, Any]]) -> None:
+    table = Table(title="feeds", show_lines=False)
+    for col in ("id", "state", "title / url", "last fetch", "next fetch", "errors", "reason"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        if r["disabled_at"]:
+            state, reason = "[red]disabled[/red]", r["disabled_reason"] or ""
+        elif r["error_count"]:
+            state, reason = "[yellow]failing[/yellow]", r["last_error"] or ""
+        else:
+            state, reason = "[green]ok[/green]", ""
+        name = f"{r['title'] or ''}\n[dim]{r['url']}[/dim]" if r["title"] else r["url"]
+        table.add_row(str(r["id"]), state, name, _ago(r["last_fetched_at"]),
+                      "-" if r["disabled_at"] else _ago(r["next_fetch_at"]), str(r["error_count"]), reason)
+    Console().print(table)
