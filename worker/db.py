@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 # Session settings every wirefeed connection gets: a runaway statement or a lock wait never holds a worker.
@@ -56,6 +55,3 @@ def close_pools() -> None:
             p.close()
         _pools.clear()
 
-
-def dict_cursor(conn: psycopg.Connection) -> psycopg.Cursor:
-    return conn.cursor(row_factory=dict_row)

@@ -18,18 +18,14 @@ import xxhash
 
 from worker import fetch_state
 from worker.errors import InputError, TooLargeError, WirefeedError
-from worker.models import Article, RawEntry
+from worker.models import RawEntry
 from worker.normalize import entry_hash, entry_key, normalize_entries
 from worker.parse import parse_feed
 from worker.settings import Settings
 from worker.store import articles as article_store
 from worker.store import feeds as feed_store
 from worker.store import fetches as fetch_store
-
-try:  # near-duplicate stories (issue 5); until it lands every article is its own story
-    from worker.stories import assign_stories as _assign_stories
-except ImportError:  # pragma: no cover
-    _assign_stories = None
+from worker.stories import assign_stories, refresh_stories
 
 
 @dataclass(slots=True)
@@ -49,6 +45,7 @@ class IngestReport:
     updated: int = 0
     skipped: int = 0
     skip_reasons: list[str] = field(default_factory=list)
+    skip_kinds: dict[str, int] = field(default_factory=dict)  # reason (up to its first colon) -> entries
     duration_s: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
@@ -156,8 +153,13 @@ def process_body(
             changed, parsed.meta, now, default_tz=default_tz, future_skew_seconds=settings.future_skew_seconds)
         report.skipped = len(skipped)
         report.skip_reasons = [f"{key}: {reason}" for key, reason in skipped][:20]
+        for _key, reason in skipped:
+            kind = reason.split(":", 1)[0][:80]
+            report.skip_kinds[kind] = report.skip_kinds.get(kind, 0) + 1
         batch = article_store.store_batch(conn, feed_id, articles, known)
-        story_of = _stories(conn, batch.new)
+        story_of = {aid: link.story_id for aid, link in assign_stories(conn, batch.new).items()}
+        if batch.changed:
+            refresh_stories(conn, batch.changed)
         report.new_articles = len(batch.new)
         report.duplicates += batch.duplicates
         report.updated = batch.updated
@@ -174,18 +176,6 @@ def process_body(
         article_store.notify_new(conn, feed_id, [(aid, story_of.get(aid)) for aid, _ in batch.new])
     report.duration_s = round(time.perf_counter() - started, 4)
     return report
-
-
-def _stories(conn: psycopg.Connection, new: list[tuple[int, Article]]) -> dict[int, int]:
-    """Give every new article its story id (its own, or an earlier copy's)."""
-    if not new:
-        return {}
-    if _assign_stories is not None:
-        links = _assign_stories(conn, new)
-        return {aid: int(getattr(link, "story_id", link)) for aid, link in links.items()}
-    story_of = {aid: aid for aid, _ in new}
-    article_store.set_story_ids(conn, story_of)
-    return story_of
 
 
 def file_url(path: Path) -> str:

@@ -24,8 +24,12 @@ class Known:
 @dataclass(slots=True)
 class BatchResult:
     new: list[tuple[int, Article]] = field(default_factory=list)  # rows inserted by this batch
+    changed: list[tuple[int, Article]] = field(default_factory=list)  # known items with new title or text
     duplicates: int = 0  # items that landed on an article that already existed (URL or text)
-    updated: int = 0  # known items whose title or text changed: their article was updated
+
+    @property
+    def updated(self) -> int:
+        return len(self.changed)
 
 
 def known_entries(conn: psycopg.Connection, feed_id: int, guids: list[str]) -> dict[str, Known]:
@@ -114,7 +118,7 @@ def store_batch(
         k = known.get(a.guid)
         if k is not None:
             target[a.guid] = _update_changed(conn, k.article_id, a)
-            result.updated += 1
+            result.changed.append((target[a.guid], a))
         else:
             fresh.append(a)
 
@@ -174,16 +178,6 @@ def store_batch(
                 [(feed_id, a.guid, target[a.guid], a.link, a.entry_hash) for a in items],
             )
     return result
-
-
-def set_story_ids(conn: psycopg.Connection, story_of: dict[int, int]) -> None:
-    if story_of:
-        ids, stories = zip(*sorted(story_of.items()), strict=True)
-        conn.execute(
-            """UPDATE articles a SET story_id = s.story_id
-               FROM unnest(%s::bigint[], %s::bigint[]) AS s(id, story_id) WHERE a.id = s.id""",
-            (list(ids), list(stories)),
-        )
 
 
 def notify_new(conn: psycopg.Connection, feed_id: int, rows: Iterable[tuple[int, int | None]]) -> None:
