@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 BLOCK_CAP = 86400.0  # one host-wide Retry-After block lasts at most a day
 BUSY_RETRY_MIN = 1.0  # seconds to wait when every slot of a host is taken
+REDIS_DOWN_PAUSE = 60.0  # after a Redis error, skip politeness this long instead of paying its timeout
 
 _ACQUIRE = """
 local t = redis.call('TIME')
@@ -73,6 +74,7 @@ class HostPoliteness:
     prefix: str = "wirefeed:host:"
     _acquire: object = field(init=False, repr=False)
     _block: object = field(init=False, repr=False)
+    _down_until: float = field(init=False, repr=False, default=0.0)
 
     def __post_init__(self) -> None:
         self._acquire = self.client.register_script(_ACQUIRE)
@@ -126,10 +128,14 @@ class HostPoliteness:
         """A slot token, None when Redis is unreachable (fail open), or HostBusy."""
         give_up = time.monotonic() + self.max_wait
         while True:
+            if time.monotonic() < self._down_until:
+                return None
             try:
                 token, wait, why = self.try_acquire(host)
             except redis.RedisError as exc:
-                log.warning("politeness: Redis unavailable (%s); fetching %s without host limits", exc, host)
+                log.warning("politeness: Redis unavailable (%s); fetching without host limits for %.0f s",
+                            exc, REDIS_DOWN_PAUSE)
+                self._down_until = time.monotonic() + REDIS_DOWN_PAUSE
                 return None
             if token is not None:
                 return token

@@ -127,17 +127,23 @@ def count_hard_failure(conn: psycopg.Connection, feed_id: int, *, hard: bool) ->
     return int(row[0]) if row else 0
 
 
-def failing_since(conn: psycopg.Connection, feed_id: int) -> datetime | None:
-    """When the current run of failed fetches began (oldest error after the last success), if known."""
-    row = conn.execute(
-        """SELECT min(fetched_at) FROM feed_fetches
-           WHERE feed_id = %s AND outcome = 'error'
-             AND fetched_at > coalesce((SELECT max(fetched_at) FROM feed_fetches
-                                        WHERE feed_id = %s AND outcome <> 'error'), '-infinity')""",
-        (feed_id, feed_id),
-    ).fetchone()
-    return row[0] if row else None
-
-
 def reset_hard_failures(conn: psycopg.Connection, feed_id: int) -> None:
     conn.execute("UPDATE feeds SET hard_error_count = 0 WHERE id = %s AND hard_error_count <> 0", (feed_id,))
+
+
+def disable_feed(conn: psycopg.Connection, feed_id: int, reason: str) -> None:
+    conn.execute(
+        """UPDATE feeds SET disabled_at = coalesce(disabled_at, now()), disabled_reason = %s, claimed_until = NULL
+           WHERE id = %s""",
+        (reason[:2000], feed_id),
+    )
+
+
+def postpone_feed(conn: psycopg.Connection, feed_id: int, seconds: float) -> None:
+    """Push the next fetch back (host busy or rate limited) without counting an error; releases the claim."""
+    conn.execute(
+        """UPDATE feeds SET next_fetch_at = greatest(next_fetch_at, now() + make_interval(secs => %s)),
+               claimed_until = NULL
+           WHERE id = %s""",
+        (seconds, feed_id),
+    )
