@@ -55,6 +55,14 @@ AA_ABOUT = (
         ([*BODY, "Ahram Online", "Read the original article on Egypt Online."], BODY, "Egypt Online"),
         # "Source:" credit
         ([*BODY, "Source: Reuters"], BODY, "Reuters"),
+        # "Sign up" or "Source:" opening a real sentence is not a footer
+        (["Sign up rates for the scheme rose by a fifth in the third quarter, officials said.", *BODY],
+         ["Sign up rates for the scheme rose by a fifth in the third quarter, officials said.", *BODY], None),
+        ([*BODY, "Source: a senior official, speaking on condition of anonymity, said talks would resume."],
+         [*BODY, "Source: a senior official, speaking on condition of anonymity, said talks would resume."], None),
+        # a credit footer naming something too long to be an outlet: removed, no credit
+        ([*BODY, "Read the original article on the website of the ministry that published this statement "
+          "first thing on Monday morning."], BODY, None),
         # nothing to remove: text untouched, no credit
         (BODY, BODY, None),
         # a sentence that merely mentions copyright is not a footer

@@ -52,7 +52,7 @@ _CREDIT_FOOTERS = [
                r"(?: under [^\n]*)?\s*[.!]?\s*$", _I),
     re.compile(rf"^the post .{{1,300}} appeared first on {_OUTLET}{_END}", _I),
     re.compile(rf"^(?:originally )?published (?:on|by|in) {_OUTLET}{_END}", _I),
-    re.compile(rf"^source: {_OUTLET}{_END}", _I),
+    re.compile(r"^source:\s*(?P<outlet>[^\n.,;]{2,60})\.?\s*$", _I),
 ]
 
 # Footers with no credit worth taking.
@@ -73,7 +73,7 @@ _FOOTERS = [re.compile(p, _I) for p in (
     r"\bcontributed\b[^\n]{0,40}$",
     r"^[^\n]{0,80}\b(?:subscribe|sign up|signup|register)\b[^\n]{0,120}\b(?:newsletter|updates|inbox|"
     r"alerts|digest|briefing|free)\b[^\n]{0,120}$",
-    r"^(?:subscribe|sign up)\b[^\n]{0,160}$",
+    r"^(?:subscribe|sign up)(?: now| here| today| free)?\s*(?:for|to|and|on|at|[.!:]|$)[^\n]{0,160}$",
     r"^(?:click|tap) here to\b[^\n]{0,160}$",
     r"^(?:follow|like) us on\b[^\n]{0,160}$",
     r"^(?:follow|join) [^\n]{1,80} on (?:twitter|x|facebook|instagram|telegram|whatsapp|linkedin)\b"
@@ -84,6 +84,7 @@ _FOOTERS = [re.compile(p, _I) for p in (
 )]
 
 _SIGNOFF_MAX_WORDS = 5
+_OUTLET_MAX_WORDS = 8  # a longer "outlet" is a sentence, not a name
 
 
 def _norm_outlet(name: str) -> str:
@@ -100,10 +101,12 @@ def _header_credit(line: str) -> str | None:
 
 
 def _credit_footer(p: str) -> str | None:
+    """The outlet a credit footer names ("" when it names none usable); None when ``p`` is no such footer."""
     for rx in _CREDIT_FOOTERS:
         m = rx.match(p)
         if m:
-            return _norm_outlet(m.group("outlet")) or None
+            outlet = _norm_outlet(m.group("outlet"))
+            return outlet if len(outlet.split()) <= _OUTLET_MAX_WORDS else ""
     return None
 
 
@@ -142,7 +145,7 @@ def strip_boilerplate(
             continue
         credit = _credit_footer(p)
         if credit is not None:
-            footer_credit = footer_credit or credit
+            footer_credit = footer_credit or credit or None
             keep[i] = False
         elif _is_footer(p) or (learned and text_key(p) in learned):
             keep[i] = False
