@@ -262,6 +262,18 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    from worker import health
+
+    checks = health.run_checks(settings, workers=args.workers, worker_names=tuple(args.worker),
+                               beat=args.beat, beat_max_age=args.beat_max_age, timeout=args.timeout)
+    if args.json:
+        _print_json(health.report(checks))
+    else:
+        print(health.render(checks))
+    return 0 if all(c.ok for c in checks) else 1
+
+
 def cmd_celery(kind: str, extra: list[str]) -> int:
     from worker.app import app
 
@@ -312,6 +324,17 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="queues, workers, feeds due and in error, recent articles")
     st.add_argument("--json", action="store_true")
 
+    hl = sub.add_parser("health", help="exit 0 when PostgreSQL, its schema and Redis are fine (and workers/beat, "
+                                       "if asked); 1 otherwise")
+    hl.add_argument("--workers", action="store_true", help="also require a Celery worker to answer a ping")
+    hl.add_argument("--worker", action="append", default=[], metavar="NAME",
+                    help="require this worker (e.g. fetch@host) to answer a ping; repeatable")
+    hl.add_argument("--beat", action="store_true", help="also require a fresh heartbeat from beat")
+    hl.add_argument("--beat-max-age", type=float, default=None, metavar="SECONDS",
+                    help="oldest acceptable beat heartbeat (default: 3 schedule intervals, at least 60)")
+    hl.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help="worker ping timeout")
+    hl.add_argument("--json", action="store_true")
+
     sub.add_parser("worker", help="start a Celery worker (extra arguments go to Celery)", add_help=False)
     sub.add_parser("beat", help="start Celery beat, the scheduler (extra arguments go to Celery)", add_help=False)
     return p
@@ -322,6 +345,7 @@ HANDLERS = {
     "ingest": cmd_ingest,
     "fetch": cmd_fetch,
     "status": cmd_status,
+    "health": cmd_health,
     ("feeds", "add"): cmd_feeds_add,
     ("feeds", "import"): cmd_feeds_import,
     ("feeds", "list"): cmd_feeds_list,

@@ -1,0 +1,284 @@
+"""Prometheus metrics for the workers, safe with Celery's prefork pool.
+
+How it fits together (docs/operations.md has the operator's view):
+
+- ``WIREFEED_METRICS_PORT`` (default 0 = off) is the port of ONE worker. Each ``wirefeed worker`` process
+  serves ``http://<host>:<port>/metrics`` from its main process; run two workers on one host with two
+  ports (in compose every worker has its own container, so both use 9100).
+- Counters and histograms are written by whichever process runs the task (prefork children, or the main
+  process with the threads pool) into ``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess
+  mode); the main process sums every file at scrape time. The directory must belong to one worker: when
+  the variable is unset a private temporary directory is made; when set, its ``*.db`` files are removed
+  at start (stale counts from an earlier run would otherwise be added in).
+- Gauges (queue depth, scheduler lag, feeds by state, last ingest) are read from Redis and PostgreSQL when
+  Prometheus scrapes, by the same queries as ``wirefeed status``; every worker exports them, so aggregate
+  them with ``max`` across instances.
+
+prometheus_client picks its value class (in memory or mmap files) when it is first imported, so this
+module imports it lazily, after ``setup_worker`` has set the directory. Nothing here runs on import.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from worker.logs import get_logger
+from worker.settings import Settings
+
+log = get_logger("wirefeed.metrics")
+
+FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+BATCH_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
+FATES = ("new", "near_duplicate", "duplicate", "updated", "skipped")
+_MAX_SKIP_LABELS = 30  # distinct skip-reason labels per process; later ones count as "other"
+
+_lock = threading.Lock()
+_metrics: _Metrics | None = None
+_server: Any = None
+_created_dir: Path | None = None  # the temporary multiprocess directory this process made, if any
+_skip_labels: set[str] = set()
+
+
+@dataclass(slots=True)
+class _Metrics:
+    fetches: Any
+    fetch_duration: Any
+    batches: Any
+    batch_duration: Any
+    entries: Any
+    skipped: Any
+
+
+def _get() -> _Metrics:
+    """The metric objects of this process, created on first use (after the value class is decided)."""
+    global _metrics
+    with _lock:
+        if _metrics is None:
+            from prometheus_client import CollectorRegistry, Counter, Histogram
+
+            # Not the global registry: in multiprocess mode values live in the files, and the scrape
+            # registry is built from them; this keeps repeated setup (tests, forks) free of name clashes.
+            reg = CollectorRegistry()
+            _metrics = _Metrics(
+                fetches=Counter("wirefeed_fetches", "Feed fetches by outcome: modified, not_modified, or the "
+                                "error kind (timeout, http_404, ...)", ["outcome"], registry=reg),
+                fetch_duration=Histogram("wirefeed_fetch_duration_seconds", "Time to fetch one feed, by result "
+                                         "(modified, not_modified, error)", ["result"], buckets=FETCH_BUCKETS,
+                                         registry=reg),
+                batches=Counter("wirefeed_batches", "Fetched bodies processed, by outcome: stored, unchanged "
+                                "(same body as last time), or the error kind", ["outcome"], registry=reg),
+                batch_duration=Histogram("wirefeed_batch_duration_seconds", "Time to parse, normalise, dedupe "
+                                         "and store one feed body", buckets=BATCH_BUCKETS, registry=reg),
+                entries=Counter("wirefeed_entries", "Feed entries by fate: new (a new story), near_duplicate "
+                                "(new row joining an earlier story), duplicate (exact: same item, URL or text), "
+                                "updated, skipped", ["fate"], registry=reg),
+                skipped=Counter("wirefeed_entries_skipped", "Entries skipped, by reason", ["reason"],
+                                registry=reg),
+            )
+        return _metrics
+
+
+def skip_label(reason: str) -> str:
+    """A bounded Prometheus label for a skip reason: its words up to the first colon, snake_cased."""
+    head = reason.split(":", 1)[0].lower()
+    label = re.sub(r"[^a-z]+", "_", head).strip("_")[:60] or "unknown"
+    with _lock:
+        if label not in _skip_labels:
+            if len(_skip_labels) >= _MAX_SKIP_LABELS:
+                return "other"
+            _skip_labels.add(label)
+    return label
+
+
+def fates(report: Any) -> dict[str, int]:
+    """Split one batch's entries into fates that add up to ``report.entries``."""
+    near = int(report.near_duplicates)
+    return {
+        "new": int(report.new_articles) - near,
+        "near_duplicate": near,
+        "duplicate": int(report.duplicates),
+        "updated": int(report.updated),
+        "skipped": int(report.skipped),
+    }
+
+
+def record_fetch(report: Any, *, modified: bool) -> str:
+    """Count one fetch (an ``IngestReport`` from ``pipeline.fetch_step``); returns its outcome label."""
+    if report.status != "ok":
+        outcome, result = report.error_kind or "error", "error"
+    elif report.not_modified or not modified:
+        outcome = result = "not_modified"
+    else:
+        outcome = result = "modified"
+    m = _get()
+    m.fetches.labels(outcome).inc()
+    m.fetch_duration.labels(result).observe(max(float(report.duration_s or 0.0), 0.0))
+    return outcome
+
+
+def record_batch(report: Any, skip_kinds: dict[str, int] | None = None) -> str:
+    """Count one processed body (an ``IngestReport`` from ``pipeline.process_body``); returns its outcome."""
+    if report.status != "ok":
+        outcome = report.error_kind or "error"
+    elif report.not_modified:
+        outcome = "unchanged"
+    else:
+        outcome = "stored"
+    m = _get()
+    m.batches.labels(outcome).inc()
+    m.batch_duration.observe(max(float(report.duration_s or 0.0), 0.0))
+    for fate, n in fates(report).items():
+        if n > 0:
+            m.entries.labels(fate).inc(n)
+    kinds = skip_kinds if skip_kinds is not None else getattr(report, "skip_kinds", None)
+    if kinds:
+        for reason, n in kinds.items():
+            m.skipped.labels(skip_label(reason)).inc(n)
+    elif report.skipped:
+        m.skipped.labels("unknown").inc(report.skipped)
+    return outcome
+
+
+# --- scrape-time gauges --------------------------------------------------------------------------
+
+class StateCollector:
+    """Gauges read from PostgreSQL and Redis at scrape time (what every worker sees the same)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        from worker import status
+
+        up = GaugeMetricFamily("wirefeed_dependency_up", "1 when the dependency answered this scrape",
+                               labels=["dependency"])
+        try:
+            with status.connect_quick(self.settings) as conn:
+                feeds = status.feed_counts(conn)
+                last = conn.execute("SELECT extract(epoch FROM max(first_seen_at)) FROM articles").fetchone()
+            up.add_metric(["postgresql"], 1)
+            by_state = GaugeMetricFamily("wirefeed_feeds", "Feeds by state: healthy, backing_off "
+                                         "(failing, retried with backoff), disabled", labels=["state"])
+            for state in ("healthy", "backing_off", "disabled"):
+                by_state.add_metric([state], feeds[state])
+            yield by_state
+            yield GaugeMetricFamily("wirefeed_feeds_due", "Enabled feeds whose next fetch time has passed",
+                                    value=feeds["due"])
+            yield GaugeMetricFamily("wirefeed_scheduler_lag_seconds", "How long the most overdue enabled feed "
+                                    "has been due (0 when none is due)", value=feeds["scheduler_lag_seconds"])
+            if last and last[0] is not None:
+                yield GaugeMetricFamily("wirefeed_last_ingest_timestamp_seconds", "Unix time the newest "
+                                        "article was first seen", value=float(last[0]))
+        except Exception as exc:  # a scrape reports what it cannot reach; it does not fail
+            up.add_metric(["postgresql"], 0)
+            log.warning("metrics_scrape_failed", dependency="postgresql", error=status._first_line(exc))
+        try:
+            client = status.redis_client(self.settings)
+            try:
+                depths = status.queue_depths(client)
+                flight = status.in_flight(client)
+            finally:
+                client.close()
+            up.add_metric(["redis"], 1)
+            q = GaugeMetricFamily("wirefeed_queue_depth", "Messages waiting in each Celery queue", labels=["queue"])
+            for name, n in depths.items():
+                q.add_metric([name], n)
+            yield q
+            yield GaugeMetricFamily("wirefeed_messages_in_flight", "Messages delivered to workers and not yet "
+                                    "acknowledged", value=flight)
+        except Exception as exc:
+            up.add_metric(["redis"], 0)
+            log.warning("metrics_scrape_failed", dependency="redis", error=status._first_line(exc))
+        yield up
+
+
+def scrape_registry(settings: Settings) -> Any:
+    """The registry a scrape reads: every process's counters (multiprocess files) plus the state gauges."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    reg = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(reg)
+    reg.register(StateCollector(settings))
+    return reg
+
+
+# --- worker lifecycle (called from worker.signals) -----------------------------------------------
+
+def prepare_multiproc_dir() -> Path:
+    """Give this worker its own, empty multiprocess directory, before prometheus_client is imported."""
+    global _created_dir
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for f in path.glob("*.db"):
+            f.unlink(missing_ok=True)
+    else:
+        path = Path(tempfile.mkdtemp(prefix="wirefeed-metrics-"))
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+        _created_dir = path
+    import sys
+
+    if "prometheus_client" in sys.modules:  # imported too early: switch it to the mmap value class
+        from prometheus_client import values
+
+        values.ValueClass = values.get_value_class()
+    return path
+
+
+def setup_worker(settings: Settings) -> int | None:
+    """In a worker's main process, before the pool starts: multiprocess dir, then the HTTP endpoint.
+    Returns the port served, or None when metrics are off or the port could not be bound."""
+    global _server
+    if not settings.metrics_port:
+        return None
+    path = prepare_multiproc_dir()
+    from prometheus_client import start_http_server
+
+    try:
+        server, _thread = start_http_server(settings.metrics_port, registry=scrape_registry(settings))
+    except OSError as exc:
+        log.error("metrics_port_unavailable", port=settings.metrics_port, error=str(exc),
+                  hint="give each worker on a host its own WIREFEED_METRICS_PORT")
+        return None
+    _server = server
+    log.info("metrics_serving", port=settings.metrics_port, multiproc_dir=str(path))
+    return settings.metrics_port
+
+
+def child_started() -> None:
+    """In a new pool child: forget metric objects inherited from the parent (they belong to its pid)."""
+    global _metrics
+    with _lock:
+        _metrics = None
+
+
+def child_exited(pid: int | None) -> None:
+    """A pool child is gone: drop its live-gauge files (its counters stay: they are totals)."""
+    if pid and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
+
+
+def shutdown() -> None:
+    """Worker stopping: close the endpoint; remove the multiprocess directory if this process made it."""
+    global _server, _created_dir
+    if _server is not None:
+        _server.shutdown()
+        _server = None
+    if _created_dir is not None:
+        shutil.rmtree(_created_dir, ignore_errors=True)
+        _created_dir = None

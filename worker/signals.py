@@ -1,0 +1,108 @@
+"""Celery signal handlers: logging set-up, per-task log context, the metrics endpoint, beat's heartbeat.
+
+Imported by ``worker.tasks`` (so every worker and beat process has them connected before it starts).
+
+- worker_init (worker main process): structured logs, then ``worker.metrics.setup_worker`` (multiprocess
+  directory + HTTP endpoint on ``WIREFEED_METRICS_PORT``) before the pool forks.
+- worker_process_init / worker_process_shutdown (prefork children): fresh metric objects / dead-child files.
+- task_prerun / task_postrun: bind ``task_id``, ``task`` and ``feed_id`` into the log context, then clear it.
+- beat_init and after_task_publish of ``wirefeed.schedule_due_feeds`` in the beat process: write beat's
+  heartbeat (a Redis key, ``worker.status.BEAT_HEARTBEAT_KEY``) that ``wirefeed health --beat`` checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Any
+
+import structlog
+from celery import signals
+
+from worker import metrics
+from worker.logs import configure, get_logger
+from worker.settings import get_settings
+
+log = get_logger("wirefeed.worker")
+SCHEDULE_TASK = "wirefeed.schedule_due_feeds"
+_in_beat = False
+
+
+def _configure_logs() -> None:
+    s = get_settings()
+    configure(s.effective_log_format, s.log_level, file=sys.__stderr__)
+
+
+@signals.worker_init.connect
+def _on_worker_init(**_: Any) -> None:
+    _configure_logs()
+    metrics.setup_worker(get_settings())
+
+
+@signals.worker_process_init.connect
+def _on_child_init(**_: Any) -> None:
+    _configure_logs()
+    metrics.child_started()
+
+
+@signals.worker_process_shutdown.connect
+def _on_child_shutdown(pid: int | None = None, **_: Any) -> None:
+    with contextlib.suppress(Exception):  # never let bookkeeping break a shutdown
+        metrics.child_exited(pid)
+
+
+@signals.worker_shutdown.connect
+def _on_worker_shutdown(**_: Any) -> None:
+    metrics.shutdown()
+
+
+def feed_id_of(args: Any, kwargs: Any) -> int | None:
+    """The feed a task is about: ``feed_id=`` or the first positional argument of the feed tasks."""
+    if kwargs and "feed_id" in kwargs:
+        return kwargs["feed_id"]
+    if args and isinstance(args[0], int) and not isinstance(args[0], bool):
+        return args[0]
+    return None
+
+
+@signals.task_prerun.connect
+def _bind_task(task_id: str | None = None, task: Any = None, args: Any = None, kwargs: Any = None,
+               **_: Any) -> None:
+    structlog.contextvars.clear_contextvars()
+    ctx: dict[str, Any] = {"task_id": task_id, "task": getattr(task, "name", None)}
+    if getattr(task, "name", "") in ("wirefeed.fetch_feed", "wirefeed.process_feed"):
+        ctx["feed_id"] = feed_id_of(args, kwargs)
+    structlog.contextvars.bind_contextvars(**ctx)
+
+
+@signals.task_postrun.connect
+def _unbind_task(**_: Any) -> None:
+    structlog.contextvars.clear_contextvars()
+
+
+def _heartbeat() -> None:
+    from worker import status
+
+    try:
+        client = status.redis_client(get_settings())
+        try:
+            status.write_beat_heartbeat(client)
+        finally:
+            client.close()
+    except Exception as exc:  # Redis down: health reports beat stale, which is the truth
+        log.warning("beat_heartbeat_failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+
+@signals.beat_init.connect
+def _on_beat_init(**_: Any) -> None:
+    global _in_beat
+    _in_beat = True
+    _configure_logs()
+    _heartbeat()
+
+
+@signals.after_task_publish.connect
+def _on_publish(sender: Any = None, **_: Any) -> None:
+    """Beat just sent its periodic schedule task: it is alive, ticking, and reaching the broker."""
+    if _in_beat and sender == SCHEDULE_TASK:
+        _heartbeat()

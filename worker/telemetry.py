@@ -1,0 +1,47 @@
+"""What a task tells operators when it finishes: one log event and the metrics, per fetch and per batch.
+
+Called by ``worker.tasks`` with the ``IngestReport`` the pipeline returned. ``task_id`` and ``feed_id``
+are already bound in the log context by ``worker.signals``. Bookkeeping never fails a task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from worker import metrics
+from worker.logs import get_logger
+
+log = get_logger("wirefeed.tasks")
+
+
+def _metric_safe(fn: Any, *args: Any, **kwargs: Any) -> str | None:
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # pragma: no cover - a metrics bug must not lose a batch
+        log.error("metrics_record_failed", error=f"{type(exc).__name__}: {exc}")
+        return None
+
+
+def fetch_done(report: Any, *, modified: bool) -> None:
+    """One event per fetch: outcome (modified / not_modified / error kind), duration, error reason."""
+    outcome = _metric_safe(metrics.record_fetch, report, modified=modified)
+    fields: dict[str, Any] = {"feed_id": report.feed_id, "outcome": outcome, "duration_s": report.duration_s}
+    if report.status != "ok":
+        log.warning("fetch", **fields, error_kind=report.error_kind, error=report.error)
+    else:
+        log.info("fetch", **fields)
+
+
+def batch_done(report: Any) -> None:
+    """One event per processed body: outcome (stored / unchanged / error kind), counts, duration."""
+    outcome = _metric_safe(metrics.record_batch, report)
+    fields: dict[str, Any] = {
+        "feed_id": report.feed_id, "outcome": outcome, "entries": report.entries,
+        "new_articles": report.new_articles, "near_duplicates": report.near_duplicates,
+        "duplicates": report.duplicates, "updated": report.updated, "skipped": report.skipped,
+        "duration_s": report.duration_s,
+    }
+    if report.status != "ok":
+        log.warning("batch", **fields, error_kind=report.error_kind, error=report.error)
+    else:
+        log.info("batch", **fields)
