@@ -34,7 +34,9 @@ def pool(url: str) -> ConnectionPool:
                 min_size=1,
                 max_size=8,
                 kwargs={"options": SESSION_OPTIONS, "application_name": "wirefeed-worker", "connect_timeout": 10},
-                check=ConnectionPool.check_connection,
+                check=ConnectionPool.check_connection,  # a connection killed by a restart is replaced
+                timeout=15,  # a checkout waits this long for PostgreSQL, then PoolTimeout (retried)
+                reconnect_timeout=60,
                 open=True,
                 name="wirefeed",
             )
@@ -47,6 +49,12 @@ def pooled(url: str) -> Iterator[psycopg.Connection]:
     """Borrow a pooled connection; the transaction commits on success and rolls back on error."""
     with pool(url).connection() as conn:
         yield conn
+
+
+def forget_pools() -> None:
+    """Drop (without closing) pools inherited across fork: their sockets belong to the parent."""
+    with _pools_lock:
+        _pools.clear()
 
 
 def close_pools() -> None:

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     schedule_batch: int = Field(500, alias="WIREFEED_SCHEDULE_BATCH", gt=0)
     disable_after_errors: int = Field(20, alias="WIREFEED_DISABLE_AFTER_ERRORS", gt=0)
 
+    # delivery (issue 6): time limits per task, broker visibility timeout, poison threshold
+    task_soft_time_limit: int = Field(300, alias="WIREFEED_TASK_SOFT_TIME_LIMIT_SECONDS", gt=0)
+    task_time_limit: int = Field(360, alias="WIREFEED_TASK_TIME_LIMIT_SECONDS", gt=0)
+    visibility_timeout: int = Field(900, alias="WIREFEED_VISIBILITY_TIMEOUT_SECONDS", gt=0)
+    poison_attempts: int = Field(3, alias="WIREFEED_POISON_ATTEMPTS", gt=0)
+
     # normalisation
     default_timezone: str = Field("UTC", alias="WIREFEED_DEFAULT_TIMEZONE")
     future_skew_seconds: int = Field(3600, alias="WIREFEED_FUTURE_SKEW_SECONDS", ge=0)

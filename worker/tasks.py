@@ -2,26 +2,43 @@
 
 Messages carry ids and bodies, never ORM objects. The scheduler sends fetch messages only after its
 claim has committed; a message lost on the way costs a delay (the claim expires), never an article.
+
+Failures at the task boundary (:func:`_guarded`) follow :mod:`worker.retry`: PostgreSQL or Redis outages
+and serialization conflicts are retried with backoff; an unexpected exception is retried a few times and
+then recorded on the feed as poison (kind ``internal``), so the queue keeps moving. Starts are also
+counted in PostgreSQL (``task_attempts``), so a feed that kills or hangs its worker every time (which
+Celery's own retry counter never sees) is caught the same way.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import random
 import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from celery import Task
+from celery import Task, signals
+from celery.exceptions import Retry
 
-from worker import fetch_state, pipeline
+from worker import fetch_state, pipeline, retry, schedule, telemetry
+from worker import signals as _signals  # noqa: F401  (connects logging, metrics and heartbeat handlers)
 from worker.app import PROCESS_QUEUE, app
-from worker.db import pooled
+from worker.db import forget_pools, pooled
+from worker.errors import FetchError, InputError
+from worker.logs import get_logger
 from worker.politeness import HostBusy, HostPoliteness
-from worker.settings import get_settings
+from worker.settings import Settings, get_settings
+from worker.store import attempts as attempt_store
 from worker.store import feeds as feed_store
+from worker.store import fetches as fetch_store
 
-# Database hiccups (restart, failover, lock timeout) are retried with backoff; bad input never is.
+log = get_logger("wirefeed.tasks")
+
+# The scheduler's tick has no feed to blame: database hiccups are simply retried with backoff.
 _RETRY_ON = (psycopg.OperationalError, psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
 _RETRY_KW: dict[str, Any] = {
     "autoretry_for": _RETRY_ON,
@@ -30,6 +47,8 @@ _RETRY_KW: dict[str, Any] = {
     "retry_jitter": True,
     "max_retries": 8,
 }
+
+FETCH, PROCESS = "fetch", "process"  # task_attempts.task
 
 
 def pack_body(body: bytes) -> str:
@@ -46,10 +65,109 @@ HOST_BUSY_RETRY_MAX = 60.0  # seconds; a longer wait goes back to the schedule i
 HOST_BUSY_RETRIES = 8  # then back to the schedule too, so the feed's claim never outlives its task
 
 
+@signals.worker_process_init.connect
+def _after_fork(**_: Any) -> None:
+    """A prefork child must not use connections its parent opened: start with no pools."""
+    forget_pools()
+
+
 @functools.lru_cache(maxsize=4)
 def _politeness(redis_url: str) -> HostPoliteness:
     """One per process (created after fork, on first use): per-host limits shared by every worker."""
     return HostPoliteness.from_settings(get_settings())
+
+
+def _policy(settings: Settings) -> retry.Policy:
+    return retry.Policy(max_internal=settings.poison_attempts)
+
+
+def _quietly(settings: Settings, what: str, fn: Callable[[psycopg.Connection], Any]) -> None:
+    """Bookkeeping that must not turn one failure into another (the database may be the thing down)."""
+    try:
+        with pooled(settings.database_url) as conn:
+            fn(conn)
+    except Exception as exc:
+        log.warning("task_bookkeeping_failed", what=what, error=retry.describe(exc, 200))
+
+
+def record_poison(settings: Settings, task: str, feed_id: int, message: str, *, fetch_id: int | None = None) -> bool:
+    """Give up on ``feed_id`` for now: the error on the feed (kind ``internal``) and in its fetch history,
+    the next fetch after a backoff that grows with the feed's run of errors, the attempts cleared.
+    Disables the feed once the run reaches ``WIREFEED_DISABLE_AFTER_ERRORS``. Returns False if no feed."""
+    now = datetime.now(UTC)
+    with pooled(settings.database_url) as conn, conn.transaction():
+        feed = feed_store.get_feed(conn, feed_id, lock=True)
+        if feed is None:
+            return False
+        errors = int(feed["error_count"] or 0) + 1
+        delay = schedule.backoff(errors, cap=float(settings.max_interval))
+        disable = (f"internal error {errors} times in a row, last: {message}"[:2000]
+                   if errors >= settings.disable_after_errors else None)
+        feed_store.record_failure(conn, feed_id, kind="internal", message=message,
+                                  next_fetch_at=now + timedelta(seconds=delay), disable_reason=disable)
+        if fetch_id:
+            fetch_store.set_entries(conn, fetch_id, seen=0, new=0, error_kind="internal", error_message=message)
+        else:
+            fetch_store.record_fetch(conn, fetch_store.FetchRecord(
+                feed_id=feed_id, url=feed["url"], outcome="error", error_kind="internal", error_message=message))
+        attempt_store.clear(conn, task, feed_id)
+    return True
+
+
+def _poison_report(feed_id: int, message: str) -> dict[str, Any]:
+    return {"input": str(feed_id), "feed_id": feed_id, "status": "error", "error_kind": "internal",
+            "error": message}
+
+
+def _guarded(task: Task, name: str, feed_id: int, run: Callable[[], dict[str, Any]], *,
+             fetch_id: int | None = None) -> dict[str, Any]:
+    """Run one feed task under the retry policy (see the module docstring)."""
+    settings = get_settings()
+    policy = _policy(settings)
+    started = 0
+    try:
+        with pooled(settings.database_url) as conn:
+            started = attempt_store.begin(conn, name, feed_id)
+        if started > policy.max_internal:
+            message = (f"the {name} task started {started - 1} times and never finished (worker killed, "
+                       "out of memory or over its hard time limit); giving up until the next scheduled fetch")
+            log.error("task_poison", task=name, feed_id=feed_id, attempts=started - 1, error=message)
+            record_poison(settings, name, feed_id, message, fetch_id=fetch_id)
+            return _poison_report(feed_id, message)
+        result = run()
+    except Retry:  # the task chose to come back later (host busy): not an attempt that failed
+        if started:
+            _quietly(settings, "forget_attempt", lambda c: attempt_store.forget_one(c, name, feed_id))
+        raise
+    except Exception as exc:
+        kind = retry.classify(exc)
+        transient = kind in ("database", "broker", "conflict")
+        attempt = task.request.retries + 1 if transient else max(task.request.retries + 1, started)
+        decision = retry.decide(exc, attempt, policy, random.random())
+        error = retry.describe(exc)
+        log.warning("task_failed", task=name, feed_id=feed_id, attempt=attempt, kind=kind,
+                    action=decision.action, countdown=decision.countdown, error=error)
+        if transient and started:
+            _quietly(settings, "forget_attempt", lambda c: attempt_store.forget_one(c, name, feed_id))
+        elif started:
+            _quietly(settings, "note_attempt", lambda c: attempt_store.failed(c, name, feed_id, error))
+        if decision.action == "retry":
+            raise task.retry(exc=exc, countdown=decision.countdown, max_retries=None) from None
+        if decision.action == "poison":
+            message = f"internal error after {attempt} attempts: {error}"
+            record_poison(settings, name, feed_id, message, fetch_id=fetch_id)
+            return _poison_report(feed_id, message)
+        if decision.action == "record" and isinstance(exc, InputError | FetchError):
+            with pooled(settings.database_url) as conn:
+                pipeline.record_error(conn, settings, feed_id, exc)
+                attempt_store.clear(conn, name, feed_id)
+            return {"input": str(feed_id), "feed_id": feed_id, "status": "error", "error_kind": exc.kind,
+                    "error": exc.reason}
+        # "drop": PostgreSQL or Redis stayed away through every retry. The message is acked as failed;
+        # the feed's claim expires and the scheduler sends it again once things are back.
+        raise
+    _quietly(settings, "clear_attempts", lambda c: attempt_store.clear(c, name, feed_id))
+    return result
 
 
 @app.task(name="wirefeed.schedule_due_feeds", ignore_result=True, **_RETRY_KW)
@@ -63,42 +181,52 @@ def schedule_due_feeds() -> int:
     return len(ids)
 
 
-@app.task(bind=True, name="wirefeed.fetch_feed", **_RETRY_KW)
+@app.task(bind=True, name="wirefeed.fetch_feed")
 def fetch_feed(self: Task, feed_id: int) -> dict[str, Any]:
     """Fetch one feed; a changed body goes on to the process queue."""
     settings = get_settings()
-    try:
-        with pooled(settings.database_url) as conn:
-            step = pipeline.fetch_step(conn, settings, feed_id, politeness=_politeness(settings.redis_url))
-    except HostBusy as busy:
-        # The host is at its in-flight limit, inside its minimum gap, or asked for a Retry-After pause:
-        # come back later instead of sleeping in a worker; long waits go back to the schedule.
-        wait = busy.retry_after or HOST_BUSY_RETRY_MAX
-        if wait <= HOST_BUSY_RETRY_MAX and self.request.retries < HOST_BUSY_RETRIES:
-            raise self.retry(countdown=wait, max_retries=None) from None
-        with pooled(settings.database_url) as conn:
-            fetch_state.postpone(conn, feed_id, wait)
-        return {"input": str(feed_id), "feed_id": feed_id, "status": "postponed", "error": busy.reason}
-    if step.body is not None:
-        process_feed.apply_async(
-            args=(feed_id, pack_body(step.body)),
-            kwargs={"url": step.url, "content_type": step.content_type, "etag": step.etag,
-                    "last_modified": step.last_modified, "fetch_id": step.fetch_id,
-                    "cache_max_age": step.cache_max_age},
-            queue=PROCESS_QUEUE,
-        )
-    return step.report.as_json()
+
+    def run() -> dict[str, Any]:
+        try:
+            with pooled(settings.database_url) as conn:
+                step = pipeline.fetch_step(conn, settings, feed_id, politeness=_politeness(settings.redis_url))
+        except HostBusy as busy:
+            # The host is at its in-flight limit, inside its minimum gap, or asked for a Retry-After pause:
+            # come back later instead of sleeping in a worker; long waits go back to the schedule.
+            wait = busy.retry_after or HOST_BUSY_RETRY_MAX
+            if wait <= HOST_BUSY_RETRY_MAX and self.request.retries < HOST_BUSY_RETRIES:
+                raise self.retry(countdown=wait, max_retries=None) from None
+            with pooled(settings.database_url) as conn:
+                fetch_state.postpone(conn, feed_id, wait)
+            return {"input": str(feed_id), "feed_id": feed_id, "status": "postponed", "error": busy.reason}
+        telemetry.fetch_done(step.report, modified=step.body is not None)
+        if step.body is not None:
+            process_feed.apply_async(
+                args=(feed_id, pack_body(step.body)),
+                kwargs={"url": step.url, "content_type": step.content_type, "etag": step.etag,
+                        "last_modified": step.last_modified, "fetch_id": step.fetch_id,
+                        "cache_max_age": step.cache_max_age},
+                queue=PROCESS_QUEUE,
+            )
+        return step.report.as_json()
+
+    return _guarded(self, FETCH, feed_id, run)
 
 
-@app.task(bind=True, name="wirefeed.process_feed", **_RETRY_KW)
+@app.task(bind=True, name="wirefeed.process_feed")
 def process_feed(self: Task, feed_id: int, body: str, *, url: str, content_type: str | None = None,
                  etag: str | None = None, last_modified: str | None = None, fetch_id: int | None = None,
                  cache_max_age: int | None = None) -> dict[str, Any]:
     """Parse, normalise, dedupe and store one fetched body."""
     settings = get_settings()
-    raw = unpack_body(body, settings.max_feed_bytes)
-    with pooled(settings.database_url) as conn:
-        report = pipeline.process_body(conn, settings, feed_id, raw, url=url, content_type=content_type,
-                                       etag=etag, last_modified=last_modified, fetch_id=fetch_id,
-                                       cache_max_age=cache_max_age)
-    return report.as_json()
+
+    def run() -> dict[str, Any]:
+        raw = unpack_body(body, settings.max_feed_bytes)
+        with pooled(settings.database_url) as conn:
+            report = pipeline.process_body(conn, settings, feed_id, raw, url=url, content_type=content_type,
+                                           etag=etag, last_modified=last_modified, fetch_id=fetch_id,
+                                           cache_max_age=cache_max_age)
+        telemetry.batch_done(report)
+        return report.as_json()
+
+    return _guarded(self, PROCESS, feed_id, run, fetch_id=fetch_id)
