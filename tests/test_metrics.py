@@ -1,0 +1,155 @@
+"""Metrics scraped from a real prefork worker after real fetches; logs checked in the same run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import ROOT, _wait_worker_ready, wait_for
+from tests.ops_helpers import free_port
+from worker import metrics
+
+FEEDS = ("sis-gov-eg.rss", "allafrica-egypt.rss", "ahram-online.atom")
+
+
+@pytest.fixture()
+def metrics_worker(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """A real prefork worker (2 children) serving metrics on its own port; yields (port, log file)."""
+    port = free_port()
+    log_path = tmp_path / "worker.log"
+    exe = Path(sys.executable).with_name("wirefeed")
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [str(exe), "worker", "-Q", "fetch,process", "-c", "2", "--pool", "prefork",
+             "-n", f"metrics-{uuid.uuid4().hex[:6]}@%h", "--without-mingle", "--without-gossip"],
+            env={**env, "WIREFEED_METRICS_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )
+        try:
+            _wait_worker_ready(env, proc, log_path)
+            yield port, log_path
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of the endpoint as {(name, sorted labels): value}."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+
+def value(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def _settled(db_url: str, n: int) -> bool:
+    with psycopg.connect(db_url) as c:
+        row = c.execute("SELECT count(*) FILTER (WHERE claimed_until IS NULL AND last_fetched_at IS NOT NULL) "
+                        "FROM feeds").fetchone()
+        return row is not None and row[0] == n
+
+
+def test_metrics_after_real_fetches(cli, conn, db_url, fixture_server, metrics_worker) -> None:
+    port, log_path = metrics_worker
+    for name in (*FEEDS, "missing.xml"):
+        assert cli("feeds", "add", f"{fixture_server}/{name}").returncode == 0
+
+    # before any work: the state gauges already answer, the counters are absent (zero)
+    s = scrape(port)
+    assert value(s, "wirefeed_feeds", state="healthy") == 4
+    assert value(s, "wirefeed_dependency_up", dependency="postgresql") == 1
+    assert value(s, "wirefeed_dependency_up", dependency="redis") == 1
+    assert value(s, "wirefeed_fetches_total", outcome="modified") == 0
+
+    assert "enqueued 4" in cli("fetch", "--all").stdout
+    wait_for(lambda: _settled(db_url, 4), timeout=60)
+    wait_for(lambda: value(scrape(port), "wirefeed_batches_total", outcome="stored") == 3, timeout=30)
+
+    s = scrape(port)
+    articles, near = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE story_id <> id) FROM articles").fetchone()
+    sightings = conn.execute("SELECT count(*) FROM article_sightings").fetchone()[0]
+    assert sightings == 4
+    assert value(s, "wirefeed_fetches_total", outcome="modified") == 3
+    assert value(s, "wirefeed_fetches_total", outcome="http_404") == 1
+    assert value(s, "wirefeed_fetch_duration_seconds_count", result="modified") == 3
+    assert value(s, "wirefeed_fetch_duration_seconds_count", result="error") == 1
+    assert value(s, "wirefeed_fetch_duration_seconds_bucket", result="error", le="+Inf") == 1
+    assert value(s, "wirefeed_batch_duration_seconds_count") == 3
+    # every entry has exactly one fate, and the fates agree with the rows stored
+    fates = {f: value(s, "wirefeed_entries_total", fate=f) for f in metrics.FATES}
+    assert sum(fates.values()) == 4
+    assert fates["new"] + fates["near_duplicate"] == articles
+    assert fates["near_duplicate"] == near == 1  # the Ahram rewrite joins the Cairo story
+    assert fates["duplicate"] == 4 - articles
+    assert value(s, "wirefeed_feeds", state="healthy") == 3
+    assert value(s, "wirefeed_feeds", state="backing_off") == 1
+    assert value(s, "wirefeed_feeds", state="disabled") == 0
+    assert value(s, "wirefeed_queue_depth", queue="fetch") == 0
+    assert value(s, "wirefeed_queue_depth", queue="process") == 0
+    newest = conn.execute("SELECT extract(epoch FROM max(first_seen_at)) FROM articles").fetchone()[0]
+    assert value(s, "wirefeed_last_ingest_timestamp_seconds") == pytest.approx(float(newest), abs=1e-3)
+
+    # scheduler lag and due count come from PostgreSQL at scrape time
+    conn.execute("UPDATE feeds SET next_fetch_at = now() - interval '1 hour' WHERE url LIKE '%%sis-gov-eg.rss'")
+    conn.commit()
+    s = scrape(port)
+    assert 3600 <= value(s, "wirefeed_scheduler_lag_seconds") < 3700
+    assert value(s, "wirefeed_feeds_due") == 1
+
+    # the same feeds again: nothing changed upstream, counters move by exactly that
+    assert "enqueued 4" in cli("fetch", "--all").stdout
+    wait_for(lambda: value(scrape(port), "wirefeed_fetches_total", outcome="http_404") == 2, timeout=60)
+    wait_for(lambda: _settled(db_url, 4), timeout=60)
+    s = scrape(port)
+    assert value(s, "wirefeed_fetches_total", outcome="not_modified") == 3
+    assert value(s, "wirefeed_fetches_total", outcome="modified") == 3
+    assert sum(value(s, "wirefeed_entries_total", fate=f) for f in metrics.FATES) == 4
+    assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] == articles
+
+    # one structured event per fetch and per batch, with the task's id bound
+    events = [json.loads(line) for line in log_path.read_text(errors="replace").splitlines()
+              if line.startswith("{")]
+    fetches = [e for e in events if e.get("event") == "fetch"]
+    batches = [e for e in events if e.get("event") == "batch"]
+    assert len(fetches) == 8 and len(batches) == 3
+    assert all(e["task_id"] and e["feed_id"] and "duration_s" in e for e in fetches + batches)
+    assert {e["outcome"] for e in fetches} == {"modified", "not_modified", "http_404"}
+    assert sum(e["entries"] for e in batches) == 4
+    assert len({e["task_id"] for e in fetches}) == 8
+
+
+def test_skip_labels_are_bounded() -> None:
+    metrics._skip_labels.clear()
+    for i in range(100):
+        metrics.skip_label(f"reason number {'x' * (i % 50)}{i}: detail")
+    labels = {metrics.skip_label(f"fresh {i}: x") for i in range(5)}
+    assert labels == {"other"}  # past the cap every new reason is counted as "other"
+    metrics._skip_labels.clear()
+
+
+@pytest.mark.parametrize(
+    ("reason", "label"),
+    [
+        ("item has no title, no usable link and no text", "item_has_no_title_no_usable_link_and_no_text"),  # plain
+        ("unexpected ValueError: year 0 is out of range", "unexpected_valueerror"),  # detail after the colon dropped
+        ("", "unknown"),  # nothing to go by
+    ],
+)
+def test_skip_label(reason: str, label: str) -> None:
+    metrics._skip_labels.clear()
+    assert metrics.skip_label(reason) == label
