@@ -114,3 +114,15 @@ def test_beat_heartbeat_from_a_real_beat_then_stale(cli, conn, env, clean_broker
     clean_broker.set(status.BEAT_HEARTBEAT_KEY, repr(last - 120))
     code, checks = _health(cli, "--beat", "--beat-max-age", "60")
     assert code == 1 and "limit 60 s" in checks["beat"]["detail"]
+
+
+def test_compose_beat_health_check_is_this_command() -> None:
+    import yaml
+
+    from worker.cli import build_parser
+
+    beat = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["beat"]
+    test = beat["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "wirefeed"]
+    args = build_parser().parse_args(test[2:])
+    assert args.command == "health" and args.beat

@@ -153,3 +153,20 @@ def test_skip_labels_are_bounded() -> None:
 def test_skip_label(reason: str, label: str) -> None:
     metrics._skip_labels.clear()
     assert metrics.skip_label(reason) == label
+
+
+def test_compose_prometheus_scrapes_every_worker_on_its_metrics_port() -> None:
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    prom = yaml.safe_load((ROOT / "config" / "prometheus.yml").read_text())
+    services = compose["services"]
+    assert "prometheus" in services and "flower" in services  # Flower stays for task inspection
+    (job,) = [j for j in prom["scrape_configs"] if j["job_name"] == "wirefeed-workers"]
+    (sd,) = job["dns_sd_configs"]
+    workers = [n for n, svc in services.items() if (svc.get("command") or [""])[0] == "worker"]
+    assert sorted(sd["names"]) == sorted(workers)
+    for name in workers:
+        env = services[name]["environment"]
+        assert int(env["WIREFEED_METRICS_PORT"]) == sd["port"], name
+        assert str(sd["port"]) in services[name]["expose"], name
