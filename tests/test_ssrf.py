@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.httpserver import FeedServer, Route
-from worker.errors import PermanentFetchError
+from worker.errors import PermanentFetchError, TransientFetchError
 from worker.fetch import fetch_feed_body
 from worker.settings import Settings
 from worker.ssrf import address_problem, vetted_addresses
@@ -89,10 +89,10 @@ def test_redirect_to_private_host_refused(srv: FeedServer, monkeypatch: pytest.M
 
     real_resolve = ssrf.resolve
 
-    def fake_resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    def fake_resolve(host: str, port: int, timeout: float | None = None) -> list[ssrf.IPAddress]:
         if host == "public.example":
             return [ipaddress.ip_address("127.0.0.1")]
-        return real_resolve(host, port)
+        return real_resolve(host, port, timeout)
 
     monkeypatch.setattr(ssrf, "resolve", fake_resolve)
     monkeypatch.setattr(ssrf, "address_problem",
@@ -110,7 +110,7 @@ def test_connects_to_the_vetted_address_not_a_second_lookup(srv: FeedServer, mon
     import worker.ssrf as ssrf
 
     answers = iter([[ipaddress.ip_address("127.0.0.1")], [ipaddress.ip_address("10.9.9.9")]])
-    monkeypatch.setattr(ssrf, "resolve", lambda host, port: next(answers))
+    monkeypatch.setattr(ssrf, "resolve", lambda host, port, timeout=None: next(answers))
     url = srv.route("/feed", Route(body=FEED)).replace("127.0.0.1", "rebind.example")
     out = fetch(url, allow=True)
     assert out.body == FEED
@@ -136,6 +136,27 @@ def test_vetted_addresses_keeps_only_public_ones(monkeypatch: pytest.MonkeyPatch
     import worker.ssrf as ssrf
 
     mixed = [ipaddress.ip_address("10.0.0.5"), ipaddress.ip_address("93.184.216.34")]
-    monkeypatch.setattr(ssrf, "resolve", lambda host, port: mixed)
+    monkeypatch.setattr(ssrf, "resolve", lambda host, port, timeout=None: mixed)
     assert vetted_addresses("mixed.example", 443, allow_private=False) == [mixed[1]]
     assert vetted_addresses("mixed.example", 443, allow_private=True) == mixed
+
+
+def test_slow_dns_is_cut_at_the_connect_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    import time
+
+    real = socket.getaddrinfo
+
+    def slow(host: str, *args: object, **kw: object) -> object:
+        if host == "slow-dns.example":
+            time.sleep(2)
+        return real(host, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    settings = Settings(allow_private_addresses=True, connect_timeout=0.3)  # type: ignore[call-arg]
+    t0 = time.monotonic()
+    with pytest.raises(TransientFetchError) as info:
+        fetch_feed_body("http://slow-dns.example/feed", etag=None, last_modified=None, previous_body_hash=None,
+                        settings=settings)
+    assert info.value.kind == "dns" and "took longer than" in str(info.value)
+    assert time.monotonic() - t0 < 1.0

@@ -9,6 +9,8 @@ and the Host header is untouched. The same backend enforces the fetch's total de
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import ipaddress
 import socket
 import time
@@ -59,10 +61,20 @@ def check_scheme(url: str, scheme: str) -> None:
         )
 
 
-def resolve(host: str, port: int) -> list[IPAddress]:
-    """Every address ``host`` resolves to, in resolver order, without duplicates."""
+def resolve(host: str, port: int, timeout: float | None = None) -> list[IPAddress]:
+    """Every address ``host`` resolves to, in resolver order, without duplicates.
+
+    ``getaddrinfo`` has no timeout of its own: with ``timeout`` the lookup runs on a small shared thread
+    pool and the caller stops waiting after ``timeout`` seconds (the lookup itself finishes in the background).
+    """
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        if timeout is None:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        else:
+            future = _resolver().submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+            infos = future.result(timeout=max(timeout, 0.001))
+    except concurrent.futures.TimeoutError:
+        raise TransientFetchError(f"resolving host {host!r} took longer than {timeout:g} s", kind="dns") from None
     except (socket.gaierror, UnicodeError) as exc:
         raise TransientFetchError(f"cannot resolve host {host!r}: {exc}", kind="dns") from None
     seen: dict[IPAddress, None] = {}
@@ -71,9 +83,16 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     return list(seen)
 
 
-def vetted_addresses(host: str, port: int, *, allow_private: bool) -> list[IPAddress]:
+@functools.lru_cache(maxsize=1)
+def _resolver() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="wirefeed-dns")
+
+
+def vetted_addresses(
+    host: str, port: int, *, allow_private: bool, timeout: float | None = None
+) -> list[IPAddress]:
     """The addresses of ``host`` that may be dialled; raises ``PermanentFetchError(kind="ssrf")`` if none."""
-    addresses = resolve(host, port)
+    addresses = resolve(host, port, timeout) if timeout is not None else resolve(host, port)
     if allow_private:
         return addresses
     allowed = [ip for ip in addresses if address_problem(ip) is None]
@@ -137,7 +156,12 @@ class VettedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[typing.Any] | None = None,
     ) -> httpcore.NetworkStream:
-        addresses = vetted_addresses(host.strip("[]"), port, allow_private=self._allow_private)
+        lookup_budget = timeout
+        if self._deadline is not None:
+            remaining = self._deadline - time.monotonic()
+            lookup_budget = remaining if timeout is None else min(timeout, remaining)
+        addresses = vetted_addresses(host.strip("[]"), port, allow_private=self._allow_private,
+                                     timeout=lookup_budget)
         last_error: Exception | None = None
         for ip in addresses:
             budget = timeout
