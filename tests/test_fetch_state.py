@@ -244,3 +244,60 @@ def test_celery_task_postpones_a_rate_limited_host(conn, settings: Settings, srv
         assert state["error_count"] == 0 and srv.hits == []
     finally:
         redis.Redis.from_url(redis_url).delete("wirefeed:host:127.0.0.1:block")
+
+
+def _date_in(seconds: int) -> str:
+    from email.utils import format_datetime
+
+    return format_datetime(datetime.now(UTC) + timedelta(seconds=seconds), usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("route", "kind", "status", "min_wait"),
+    [
+        (Route(status=429, headers={"Retry-After": "5000"}), "http_429", 429, 4900),  # Retry-After seconds
+        (Route(status=429, headers={"Retry-After": _date_in(9000)}), "http_429", 429, 8800),  # Retry-After date
+        (Route(status=503, headers={"Retry-After": "3000"}), "http_503", 503, 2900),  # 503 with Retry-After
+        (Route(status=503), "http_503", 503, 55),  # 503 without: plain backoff
+        (Route(status=500), "http_500", 500, 55),  # server error
+        (Route(status=401), "http_401", 401, 55),  # hard, but not disabled after one
+        (Route(body=rss("a"), first_byte_delay=2.0), "timeout", None, 55),  # slow first byte
+        (Route(body=rss("a"), dribble=0.1), "timeout", None, 55),  # dribbling body: total deadline
+        (Route(body=b"x" * 300_000), "too_large", None, 55),  # oversized (cap 200 KB below)
+        (Route(status=302, headers={"Location": "/case"}), "redirect_loop", None, 55),  # redirect loop
+    ],
+)
+def test_failures_are_recorded_on_feed_and_history(conn, settings: Settings, srv: FeedServer,
+                                                   route: Route, kind: str, status: int | None,
+                                                   min_wait: float) -> None:
+    tight = settings.model_copy(update={"read_timeout": 0.5, "fetch_deadline": 1.5, "max_feed_bytes": 200_000})
+    fid = add(conn, srv.route("/case", route))
+    before = datetime.now(UTC)
+    rep = pipeline.refresh_feed(conn, tight, fid)
+    assert rep.status == "error" and rep.error_kind == kind
+    state = feed(conn, fid)
+    assert state["error_count"] == 1 and state["last_error_kind"] == kind and state["disabled_at"] is None
+    assert state["claimed_until"] is None and "\n" not in state["last_error"]
+    assert (state["next_fetch_at"] - before).total_seconds() >= min_wait
+    (row,) = history(conn, fid)
+    assert (row["outcome"], row["status"], row["error_kind"]) == ("error", status, kind)
+    assert row["error_message"] == state["last_error"] and row["duration_ms"] >= 0
+
+
+def test_gzip_bomb_recorded_as_too_large(conn, settings: Settings, srv: FeedServer) -> None:
+    from tests.httpserver import gzip_bomb
+
+    fid = add(conn, srv.route("/bomb", Route(body=gzip_bomb(100 * 1024 * 1024), headers={"Content-Encoding": "gzip"})))
+    rep = pipeline.refresh_feed(conn, settings.model_copy(update={"max_feed_bytes": 1_000_000}), fid)
+    assert rep.error_kind == "too_large"
+    (row,) = history(conn, fid)
+    assert row["error_kind"] == "too_large" and "WIREFEED_MAX_FEED_BYTES" in row["error_message"]
+
+
+def test_last_modified_304_recorded(conn, settings: Settings, srv: FeedServer) -> None:
+    lm = "Tue, 02 Jun 2026 10:00:00 GMT"
+    fid = add(conn, srv.route("/lm", Route(body=rss("a"), last_modified=lm)))
+    pipeline.refresh_feed(conn, settings, fid)
+    assert feed(conn, fid)["last_modified"] == lm
+    assert pipeline.refresh_feed(conn, settings, fid).not_modified
+    assert [(r["status"], r["not_modified_by"]) for r in history(conn, fid)] == [(200, None), (304, "304")]
