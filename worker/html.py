@@ -6,7 +6,8 @@
   against the item's base. Done by nh3 (ammonia, Rust).
 - :func:`html_to_paragraphs` gives the text as a list of paragraphs: one per block element (``p``, ``div``,
   ``li``, headings, table rows, ...) or per ``<br><br>`` run; a single ``<br>`` is a line break inside the
-  paragraph. Entities are decoded and runs of white space collapsed. Done by selectolax (lexbor, C).
+  paragraph. Entities are decoded and runs of white space collapsed. Done with compiled regular expressions
+  over nh3's canonical output (measured ~10× faster than walking a selectolax tree, same paragraphs).
 - :func:`text_to_paragraphs` does the same for plain text: blank lines separate paragraphs.
 - :func:`clean_title` / :func:`clean_line`: one line of text without markup, entities decoded, bounded.
 
@@ -17,16 +18,19 @@ from __future__ import annotations
 
 import html as _html
 import re
+from functools import lru_cache
+from typing import Any
 
 import nh3
-from selectolax.lexbor import LexborHTMLParser
 
 __all__ = [
     "TITLE_MAX",
+    "clean_html_to_paragraphs",
     "clean_line",
     "clean_title",
     "html_to_paragraphs",
     "looks_like_html",
+    "loose_html_to_paragraphs",
     "paragraphs_to_html",
     "sanitize_html",
     "scrub",
@@ -46,19 +50,28 @@ _CLEAN_CONTENT = {"script", "style", "iframe", "object", "embed", "noscript", "t
 
 # NUL, C0 controls except tab/newline/CR, DEL, C1 controls, lone surrogates, and the U+FFFE/U+FFFF noncharacters
 _BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f\ud800-\udfff\ufffe\uffff]")
-_SPACE = re.compile(r"[ \t\r\n\f\v\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
 _TAG_LIKE = re.compile(r"</?[A-Za-z][^<>]*>|<!--.*?-->", re.S)
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v\u00a0]*\n")
 _HTML_HINT = re.compile(r"<[A-Za-z/!]|&(?:#\d+|#x[0-9A-Fa-f]+|[A-Za-z]{2,8});")
 
-# Marker characters used while extracting text; _BAD_CHARS guarantees they are not in the input.
+
+# Text extraction works on nh3's output, which is canonical HTML: lower-case tags, attribute values always
+# in double quotes, "<" and "&" in text always escaped, no comments, scripts or styles. A tag is then exactly
+# `<name ...>` with quoted values, so a regular expression reads it as reliably as a parser, ten times faster.
 _BLOCK = "\x01"
 _BR = "\x02"
-_BLOCK_TAGS = (
-    "p,div,li,dd,dt,h1,h2,h3,h4,h5,h6,blockquote,pre,tr,table,ul,ol,dl,figure,figcaption,section,article,"
-    "aside,header,footer,hr,caption,details,summary,address,center,main,hgroup"
+_BLOCK_NAMES = (
+    "p|div|li|dd|dt|h[1-6]|blockquote|pre|tr|table|thead|tbody|tfoot|ul|ol|dl|figure|figcaption|section|"
+    "article|aside|header|footer|hr|caption|details|summary|address|center|main|hgroup|picture"
 )
-_BR_RUN = re.compile("[ \t\r\n\f\v\u00a0]*" + _BR + "(?:[ \t\r\n\f\v\u00a0]*" + _BR + ")+")
+_BLOCK_TAG = re.compile(r"</?(?:" + _BLOCK_NAMES + r')(?:\s[^>"]*(?:"[^"]*"[^>"]*)*)?/?>')
+_BR_TAG = re.compile(r'<br(?:\s[^>"]*(?:"[^"]*"[^>"]*)*)?/?>')
+_CELL_END = re.compile(r"</t[dh]>")
+_ANY_TAG = re.compile(r'<[^>"]*(?:"[^"]*"[^>"]*)*>')
+_BR_RUN = re.compile(_BR + r"(?:\s*" + _BR + ")+")
+_INVISIBLE = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?(?:-->|$)", re.S | re.I)
+_LOOSE_BLOCK = re.compile(r"</?(?:" + _BLOCK_NAMES + r")\b[^<>]*>", re.I)
+_LOOSE_BR = re.compile(r"<br\b[^<>]*>", re.I)
 
 
 def _c1_table() -> dict[int, str]:
@@ -89,63 +102,112 @@ def looks_like_html(text: str) -> bool:
 
 def sanitize_html(html: str, base_url: str | None = None) -> str:
     """Safe HTML: no active content, only http(s)/mailto URLs, relative URLs made absolute."""
-    html = scrub(html)
+    try:
+        return _sanitize(html, base_url)
+    except UnicodeEncodeError:  # lone surrogates: nh3 takes only valid Unicode
+        return _sanitize(scrub(html), base_url)
+
+
+@lru_cache(maxsize=128)
+def _cleaner(base_url: str | None) -> nh3.Cleaner:
+    """A reusable nh3 cleaner (building one per call costs twice the cleaning itself), one per base URL."""
+    common: dict[str, Any] = {
+        "tags": _TAGS, "clean_content_tags": _CLEAN_CONTENT, "attributes": _ATTRIBUTES, "url_schemes": _URL_SCHEMES,
+    }
+    if base_url:
+        return nh3.Cleaner(**common, url_relative=("rewrite_with_base", base_url))
+    return nh3.Cleaner(**common, url_relative="deny")
+
+
+def _sanitize(html: str, base_url: str | None) -> str:
+    if "\x00" in html:
+        html = html.replace("\x00", "")
+    cleaner = None
     if base_url and base_url.startswith(("http://", "https://")):
         try:
-            return nh3.clean(
-                html, tags=_TAGS, clean_content_tags=_CLEAN_CONTENT, attributes=_ATTRIBUTES,
-                url_schemes=_URL_SCHEMES, url_relative=("rewrite_with_base", base_url),
-            )
+            cleaner = _cleaner(base_url)
         except ValueError:  # a base nh3 cannot parse as a URL
-            pass
-    return nh3.clean(
-        html, tags=_TAGS, clean_content_tags=_CLEAN_CONTENT, attributes=_ATTRIBUTES,
-        url_schemes=_URL_SCHEMES, url_relative="deny",
-    )
+            cleaner = None
+    out = (cleaner or _cleaner(None)).clean(html)
+    # scrub the output: character references (&#1;) come out of the HTML parser as raw control characters
+    return scrub(out)
 
 
-def _finish(chunks: list[str]) -> list[str]:
+_ODD_SPACE = ("  ", "\n", "\t", "\r", "\xa0", "\f", "\v", "\u2028", "\u2029", "\u3000")
+
+
+def _collapse(text: str) -> str:
+    """White space runs → one space, ends trimmed. Most text needs no change: checked with fast scans."""
+    for odd in _ODD_SPACE:
+        if odd in text:
+            return " ".join(text.split())  # str.split() knows every Unicode space and runs in C
+    return text.strip()
+
+
+def _split_paragraphs(text: str) -> list[str]:
+    """Paragraphs from text holding block/br markers: white space collapsed, empty blocks dropped."""
+    if _BR in text:
+        text = _BR_RUN.sub(_BLOCK, text)
     out = []
-    for chunk in chunks:
-        lines = [_SPACE.sub(" ", scrub(line)).strip() for line in chunk.split(_BR)]
-        para = "\n".join(line for line in lines if line)
+    for chunk in text.split(_BLOCK):
+        if _BR in chunk:
+            para = "\n".join(line for line in (_collapse(seg) for seg in chunk.split(_BR)) if line)
+        else:
+            para = _collapse(chunk)
         if para:
             out.append(para)
     return out
 
 
+def clean_html_to_paragraphs(clean_html: str) -> list[str]:
+    """Paragraphs of HTML that :func:`sanitize_html` produced (see the note on ``_ANY_TAG``)."""
+    if "<" not in clean_html and "&" not in clean_html:
+        return text_to_paragraphs(clean_html)
+    text = _BLOCK_TAG.sub(_BLOCK, clean_html)
+    if "<br" in text:
+        text = _BR_TAG.sub(_BR, text)
+    if "</t" in text:
+        text = _CELL_END.sub(" ", text)
+    text = _ANY_TAG.sub("", text)
+    if "&" in text:
+        text = _html.unescape(text)
+    return _split_paragraphs(text)
+
+
 def html_to_paragraphs(html: str) -> list[str]:
-    """The text of ``html`` as paragraphs (one per block, or per ``<br><br>`` run), entities decoded."""
+    """The text of any HTML as paragraphs (one per block, or per ``<br><br>`` run), entities decoded.
+
+    Sanitises first (nh3), so the result is exactly what the stored ``content_html`` reads as."""
+    if not looks_like_html(html):
+        return text_to_paragraphs(html)
+    return clean_html_to_paragraphs(sanitize_html(html))
+
+
+def loose_html_to_paragraphs(html: str) -> list[str]:
+    """A cheaper reading of untrusted HTML for secondary text (summaries): scripts, styles and comments cut,
+    tags dropped, entities decoded. Never used to produce HTML."""
     html = scrub(html)
     if not looks_like_html(html):
         return text_to_paragraphs(html)
-    tree = LexborHTMLParser(html)
-    root = tree.body if tree.body is not None else tree.root
-    if root is None:
-        return []
-    for node in root.css("script,style,noscript,template"):
-        node.decompose()
-    for node in root.css("br"):
-        node.insert_before(_BR)
-    for node in root.css("td,th"):
-        node.insert_after(" ")
-    for node in root.css(_BLOCK_TAGS):
-        node.insert_before(_BLOCK)
-        node.insert_after(_BLOCK)
-    text = root.text(deep=True, separator="", strip=False)
-    text = _BR_RUN.sub(_BLOCK, text)
-    return _finish(text.split(_BLOCK))
+    if "<!--" in html or "<s" in html or "<S" in html:
+        html = _INVISIBLE.sub(" ", html)
+    text = _LOOSE_BLOCK.sub(_BLOCK, html)
+    text = _LOOSE_BR.sub(_BR, text)
+    text = _TAG_LIKE.sub("", text)
+    if "&" in text:
+        text = scrub(_html.unescape(text))
+    return _split_paragraphs(text)
 
 
 def text_to_paragraphs(text: str) -> list[str]:
     """Plain text as paragraphs: blank lines separate them, other white space collapses."""
     text = scrub(text)
     if "\n" not in text:
-        one = _SPACE.sub(" ", text).strip()
+        one = _collapse(text)
         return [one] if one else []
     out = []
     for chunk in _BLANK_LINE.split(text):
-        para = _SPACE.sub(" ", chunk).strip()
+        para = _collapse(chunk)
         if para:
             out.append(para)
     return out
@@ -167,7 +229,7 @@ def clean_line(text: str | None, limit: int = TITLE_MAX) -> str:
         if "&" not in text:
             break
         text = scrub(_html.unescape(text))
-    text = _SPACE.sub(" ", text).strip()
+    text = _collapse(text)
     if len(text) > limit:
         cut = text[: limit - 1]
         space = cut.rfind(" ")

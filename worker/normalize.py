@@ -27,20 +27,21 @@ from worker import boilerplate, dedupe
 from worker.dates import pick_published
 from worker.errors import EntryError
 from worker.html import (
+    clean_html_to_paragraphs,
     clean_line,
     clean_title,
-    html_to_paragraphs,
     looks_like_html,
+    loose_html_to_paragraphs,
     paragraphs_to_html,
     sanitize_html,
     scrub,
     text_to_paragraphs,
 )
-from worker.language import resolve_language
+from worker.language import MIN_CHARS_OVERRIDE, normalize_language, resolve_language
 from worker.models import Article, FeedMeta, RawEntry
 from worker.urls import canonicalize_url
 
-__all__ = ["entry_hash", "entry_key", "normalize_entries", "normalize_entry"]
+__all__ = ["LanguageTrust", "entry_hash", "entry_key", "normalize_entries", "normalize_entry"]
 
 GUID_MAX = 1000  # longer guids are replaced by a hash (btree index rows must stay small)
 SUMMARY_MAX = 2000
@@ -134,6 +135,30 @@ def _enclosures(raw: RawEntry, base: str | None) -> list[dict[str, Any]]:
     return out
 
 
+class LanguageTrust:
+    """Language detection made lazy within one feed batch: once :data:`TRUST_AFTER` items declared as
+    language X were checked by detection and none contradicted it, later X items are not checked again."""
+
+    TRUST_AFTER = 5
+
+    def __init__(self) -> None:
+        self._agreed: dict[str, int] = {}
+        self._contradicted: set[str] = set()
+
+    def resolve(self, declared: str | None, text: str) -> str | None:
+        decl = normalize_language(declared)
+        if decl is None or len(text) < MIN_CHARS_OVERRIDE:
+            return resolve_language(decl, text)
+        if decl not in self._contradicted and self._agreed.get(decl, 0) >= self.TRUST_AFTER:
+            return decl
+        found = resolve_language(decl, text)
+        if found == decl:
+            self._agreed[decl] = self._agreed.get(decl, 0) + 1
+        else:
+            self._contradicted.add(decl)
+        return found
+
+
 def _untitled(text: str, url: str | None) -> str:
     first = text.split("\n", 1)[0] if text else ""
     if first:
@@ -148,8 +173,12 @@ def normalize_entry(
     *,
     default_tz: str = "UTC",
     future_skew_seconds: int = 3600,
+    language_trust: LanguageTrust | None = None,
 ) -> Article:
-    """One normalised article; :class:`EntryError` when the item has nothing usable."""
+    """One normalised article; :class:`EntryError` when the item has nothing usable.
+
+    ``language_trust`` (shared across one feed's items by :func:`normalize_entries`) skips re-detecting a
+    declared language the feed's earlier items already confirmed."""
     key = entry_key(raw)
     base = raw.base_url or meta.url
     link = scrub(raw.link).strip() if raw.link else None
@@ -163,7 +192,7 @@ def normalize_entry(
     if body is not None:
         if is_html and looks_like_html(body):
             content_html = sanitize_html(body, base)
-            paragraphs = html_to_paragraphs(content_html)
+            paragraphs = clean_html_to_paragraphs(content_html)
         else:
             paragraphs = text_to_paragraphs(_html.unescape(body) if is_html and "&" in body else body)
             content_html = paragraphs_to_html(paragraphs) if paragraphs else None
@@ -174,12 +203,7 @@ def normalize_entry(
 
     summary: str | None = None
     if raw.summary and raw.summary.strip():
-        if body_is_summary:
-            summary = content_text
-        else:
-            summary = "\n\n".join(
-                html_to_paragraphs(raw.summary) if looks_like_html(raw.summary) else text_to_paragraphs(raw.summary)
-            )
+        summary = content_text if body_is_summary else "\n\n".join(loose_html_to_paragraphs(raw.summary))
         summary = clean_line(summary, SUMMARY_MAX) if len(summary) > SUMMARY_MAX else (summary or None)
 
     title = clean_title(raw.title)
@@ -204,7 +228,12 @@ def normalize_entry(
         meta.default_tz or default_tz,
         future_skew_seconds,
     )
-    language = resolve_language(raw.language or meta.language, content_text or title)
+    declared = raw.language or meta.language
+    text_for_language = content_text or title
+    if language_trust is not None:
+        language = language_trust.resolve(declared, text_for_language)
+    else:
+        language = resolve_language(declared, text_for_language)
 
     return Article(
         guid=key,
@@ -238,10 +267,14 @@ def normalize_entries(
     """(articles, skipped as (entry_key, one-line reason)); one bad item never stops the others."""
     articles: list[Article] = []
     skipped: list[tuple[str, str]] = []
+    trust = LanguageTrust()
     for i, raw in enumerate(raws):
         try:
             articles.append(
-                normalize_entry(raw, meta, now, default_tz=default_tz, future_skew_seconds=future_skew_seconds)
+                normalize_entry(
+                    raw, meta, now, default_tz=default_tz, future_skew_seconds=future_skew_seconds,
+                    language_trust=trust,
+                )
             )
         except EntryError as exc:
             skipped.append((_safe_key(raw, i), exc.reason))

@@ -15,7 +15,8 @@ Before feedparser sees a byte, :func:`harden_xml` makes the document safe and mo
   U+10FFFF (which make feedparser raise) are dropped or replaced with U+FFFD;
 - HTML named entities (``&nbsp;``) become numeric references, unknown ones and bare ``&`` are escaped,
   so expat can read the feed strictly instead of falling back to the loose parser (CDATA is left alone);
-- a run of hundreds of nested opening tags (a nesting bomb) is refused.
+- a run of hundreds of nested opening tags (a nesting bomb) is refused, and so is a body of more than
+  :data:`MAX_ELEMENTS` tags (feedparser's cost is per element, whatever the depth).
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ from worker import jsonfeed
 from worker.errors import ParseError
 from worker.models import FeedMeta, ParsedFeed, RawEntry
 
-__all__ = ["ENTITY_BUDGET_BYTES", "MAX_OPEN_RUN", "harden_xml", "parse_feed", "sniff_format"]
+__all__ = ["ENTITY_BUDGET_BYTES", "MAX_ELEMENTS", "MAX_OPEN_RUN", "harden_xml", "parse_feed", "sniff_format"]
 
 ENTITY_BUDGET_BYTES = 1_000_000  # most bytes our substitution of DOCTYPE entities may add
 MAX_ENTITY_VALUE = 512  # longest entity value we substitute; longer ones are dropped
 MAX_OPEN_RUN = 256  # consecutive nested opening tags we accept
+MAX_ELEMENTS = 500_000  # tags in one body: feedparser spends ~3 µs per element, so this bounds it to ~1.5 s
 
 _PREDEFINED = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
 _HTML_ENTITIES = {k.encode("ascii"): f"&#{v};".encode("ascii") for k, v in name2codepoint.items()}
@@ -53,10 +55,8 @@ _ENTITY_DECL = re.compile(
 )
 _SINGLE_CHARREF = re.compile(rb"^&#(?:[0-9]{1,7}|[xX][0-9a-fA-F]{1,6});$")
 _FIX = re.compile(
-    rb"<!\[CDATA\[.*?(?:\]\]>|\Z)|<!--.*?(?:-->|\Z)"
-    rb"|&(?!(?:amp|lt|gt|quot|apos|#[1-9][0-9]{2,3}|#[xX][1-9a-fA-F][0-9a-fA-F]{2});)"
-    rb"(?:#[xX]([0-9a-fA-F]{1,16});|#([0-9]{1,20});|([A-Za-z_:][\w.:\-]{0,63});)?",
-    re.S,
+    rb"&(?!(?:amp|lt|gt|quot|apos|#[1-9][0-9]{2,3}|#[xX][1-9a-fA-F][0-9a-fA-F]{2});)"
+    rb"(?:#[xX]([0-9a-fA-F]{1,16});|#([0-9]{1,20});|([A-Za-z_:][\w.:\-]{0,63});)?"
 )
 _OPEN_RUN = re.compile(rb"(?:<[A-Za-z][^<>]{0,200}(?<!/)>\s{0,20}){%d}" % MAX_OPEN_RUN)
 _ROOT = re.compile(rb"<([A-Za-z_][\w.:\-]*)")
@@ -148,8 +148,6 @@ def _fixer(safe: dict[bytes, bytes], dropped: set[bytes]) -> Callable[[re.Match[
 
     def fix(m: re.Match[bytes]) -> bytes:
         whole = m.group(0)
-        if whole[:1] == b"<":
-            return whole
         hexa, dec, name = m.group(1), m.group(2), m.group(3)
         if hexa is not None or dec is not None:
             cp = int(hexa, 16) if hexa is not None else int(dec)
@@ -195,14 +193,40 @@ def harden_xml(body: bytes) -> bytes:
             raise ParseError("unterminated DOCTYPE declaration")
         safe, dropped = _doctype_entities(m.group(0))
         body = body[: m.start()] + body[m.end() :]
-    if b"&" in body or b"<![CDATA[" in body:
-        body = _FIX.sub(_fixer(safe, dropped), body)
-    if _OPEN_RUN.search(body):
+    if b"&" in body:
+        body = _fix_outside_cdata(body, _fixer(safe, dropped))
+    lt = body.count(b"<")
+    if lt > MAX_ELEMENTS:
+        raise ParseError(f"too many elements for one feed ({lt} tags; the limit is {MAX_ELEMENTS})")
+    # A nesting bomb is element-dense; only then is the (slower) run search worth doing.
+    if lt > MAX_OPEN_RUN and lt * 16 > len(body) and _OPEN_RUN.search(body):
         raise ParseError(f"elements nested more than {MAX_OPEN_RUN} deep (a nesting bomb?)")
     return body
 
 
+def _fix_outside_cdata(body: bytes, fix: Callable[[re.Match[bytes]], bytes]) -> bytes:
+    """Apply the reference fixes to ``body`` except inside CDATA sections (whose ``&`` is literal text)."""
+    if b"<![CDATA[" not in body:
+        return _FIX.sub(fix, body)
+    out: list[bytes] = []
+    pos = 0
+    while pos < len(body):
+        start = body.find(b"<![CDATA[", pos)
+        segment = body[pos:] if start < 0 else body[pos:start]
+        out.append(_FIX.sub(fix, segment) if b"&" in segment else segment)
+        if start < 0:
+            break
+        end = body.find(b"]]>", start + 9)
+        end = len(body) if end < 0 else end + 3
+        out.append(body[start:end])
+        pos = end
+    return b"".join(out)
+
+
 # --- feedparser result → model -----------------------------------------------------------------------
+
+# Plain dict lookups: FeedParserDict.get maps "updated" to "published" when it is missing (and is slow).
+_get = dict.get
 
 _PERIOD_MINUTES = {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 43200, "yearly": 525600}
 
@@ -232,13 +256,13 @@ def _int(value: Any) -> int | None:
 
 
 def _update_period(feed: Any) -> int | None:
-    period = feed.get("sy_updateperiod")
+    period = _get(feed, "sy_updateperiod")
     if not period:
         return None
     minutes = _PERIOD_MINUTES.get(str(period).strip().lower())
     if minutes is None:
         return None
-    freq = _int(feed.get("sy_updatefrequency")) or 1
+    freq = _int(_get(feed, "sy_updatefrequency")) or 1
     return max(1, minutes // freq)
 
 
@@ -253,14 +277,14 @@ def _enclosures(e: Any) -> list[dict[str, Any]]:
         seen.add(url)
         out.append({"url": url.strip(), "type": _str(typ), "length": _int(length)})
 
-    for link in e.get("links") or ():
-        if link.get("rel") == "enclosure":
-            add(link.get("href"), link.get("type"), link.get("length"))
-    for media in e.get("media_content") or ():
-        typ = media.get("type") or (f"{media['medium']}/*" if media.get("medium") else None)
-        add(media.get("url"), typ, media.get("filesize") or media.get("fileSize"))
-    for thumb in e.get("media_thumbnail") or ():
-        add(thumb.get("url"), "image/*", None)
+    for link in _get(e, "links") or ():
+        if _get(link, "rel") == "enclosure":
+            add(_get(link, "href"), _get(link, "type"), _get(link, "length"))
+    for media in _get(e, "media_content") or ():
+        typ = _get(media, "type") or (f"{media['medium']}/*" if _get(media, "medium") else None)
+        add(_get(media, "url"), typ, _get(media, "filesize") or _get(media, "fileSize"))
+    for thumb in _get(e, "media_thumbnail") or ():
+        add(_get(thumb, "url"), "image/*", None)
     return out
 
 
@@ -268,28 +292,25 @@ def _content(e: Any) -> tuple[str | None, bool]:
     """The fullest body the entry carries and whether it is HTML."""
     best: str | None = None
     is_html = True
-    for c in e.get("content") or ():
-        value = c.get("value")
+    for c in _get(e, "content") or ():
+        value = _get(c, "value")
         if value and (best is None or len(value) > len(best)):
             best = value
-            is_html = c.get("type", "text/html") != "text/plain"
+            is_html = _get(c, "type", "text/html") != "text/plain"
     return best, is_html
 
 
 def _authors(e: Any) -> list[str]:
     names: list[str] = []
-    for a in e.get("authors") or ():
-        name = _str(a.get("name")) or _str(a.get("email"))
+    for a in _get(e, "authors") or ():
+        name = _str(_get(a, "name")) or _str(_get(a, "email"))
         if name and name not in names:
             names.append(name)
     if not names:
-        author = _str(e.get("author"))
+        author = _str(_get(e, "author"))
         if author:
             names.append(author)
     return names
-
-
-_get = dict.get  # plain lookups: FeedParserDict.get maps "updated" to "published" when it is missing
 
 
 def _entry(e: Any, feed_url: str) -> RawEntry:
@@ -299,9 +320,9 @@ def _entry(e: Any, feed_url: str) -> RawEntry:
         summary = _get(e, "summary")
     detail = (_get(e, "content") or [None])[0] or _get(e, "summary_detail") or _get(e, "title_detail") or {}
     if content is None and summary is not None:
-        content_is_html = (_get(e, "summary_detail") or {}).get("type", "text/html") != "text/plain"
+        content_is_html = _get(_get(e, "summary_detail") or {}, "type", "text/html") != "text/plain"
     source = _get(e, "source") or {}
-    tags = [t.get("term") or t.get("label") for t in _get(e, "tags") or ()]
+    tags = [_get(t, "term") or _get(t, "label") for t in _get(e, "tags") or ()]
     return RawEntry(
         guid=_str(_get(e, "id")),
         link=_str(_get(e, "link")),
@@ -318,8 +339,8 @@ def _entry(e: Any, feed_url: str) -> RawEntry:
         categories=[t for t in tags if t and t.strip()],
         enclosures=_enclosures(e),
         language=_str(detail.get("language")),
-        source_title=_str(source.get("title")),
-        source_url=_str(source.get("href") or source.get("link")),
+        source_title=_str(_get(source, "title")),
+        source_url=_str(_get(source, "href") or _get(source, "link")),
         dc_publisher=_str(_get(e, "publisher")),
         dc_creator=_str(_get(e, "author")) if _get(e, "author") and not _get(e, "authors") else None,
         base_url=_str(detail.get("base")) or feed_url,
@@ -349,7 +370,7 @@ def _parse_xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
         raise
     except Exception as exc:  # feedparser raises on a few inputs instead of setting bozo
         raise ParseError(f"feed parser failed: {type(exc).__name__}: {str(exc)[:200]}") from None
-    feed = result.get("feed") or {}
+    feed = _get(result, "feed") or {}
     entries = result.get("entries") or []
     version = result.get("version") or ""
     title = _str(feed.get("title"))
