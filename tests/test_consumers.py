@@ -228,3 +228,24 @@ def test_migration_is_idempotent_when_the_roles_already_exist() -> None:
     finally:
         with psycopg.connect(admin, autocommit=True) as c:
             c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# --- the documentation's examples run, as the reader --------------------------------------------
+
+def _doc_sql_blocks() -> list[str]:
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "consumers.md").read_text()
+    blocks = [b.split("```", 1)[0].strip() for b in text.split("```sql")[1:]]
+    return [b for b in blocks if b.lstrip().upper().startswith(("SELECT", "--"))]
+
+
+def test_every_sql_example_in_consumers_md_runs_as_the_reader(cli, conn) -> None:
+    _ingest(cli, SIS, ALLAFRICA, AHRAM)
+    blocks = _doc_sql_blocks()
+    assert len(blocks) >= 3
+    conn.execute("SET ROLE wirefeed_reader")
+    results = [conn.execute(b).fetchall() for b in blocks]
+    conn.rollback()
+    haftar = results[0]
+    assert haftar and all("Libya" in row[1] for row in haftar)  # the first example: the Haftar query
