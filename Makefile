@@ -1,0 +1,20 @@
+# Each target is exactly what CI or an operator runs.
+.PHONY: test lint types ci bench up
+
+test:           ## the README's test command (brings PostgreSQL/Redis up if needed)
+	./scripts/test
+
+lint:
+	.venv/bin/ruff check .
+
+types:
+	.venv/bin/mypy worker
+
+ci:             ## what CI runs, on a clean clone
+	bash .ci/run
+
+bench:          ## the benchmark; writes bench/RESULTS.md
+	.venv/bin/python -m bench
+
+up:             ## the whole system
+	docker compose up
