@@ -13,8 +13,14 @@ from worker.errors import ConfigError, WirefeedError
 from worker.settings import Settings, load_settings
 
 
+def _json_default(value: Any) -> Any:
+    """Times as ISO 8601 (UTC offset included), anything else as its string."""
+    iso = getattr(value, "isoformat", None)
+    return iso() if callable(iso) else str(value)
+
+
 def _print_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, default=str, indent=2) + "\n")
+    sys.stdout.write(json.dumps(doc, default=_json_default, indent=2) + "\n")
 
 
 def _connect(settings: Settings):
