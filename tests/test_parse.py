@@ -51,6 +51,7 @@ def test_sniff_format(body: bytes, kind: str) -> None:
         (b"\x89PNG\r\n\x1a\n\x00\x00", "neither XML nor JSON"),  # binary
         (b"<?xml version='1.0'?><note><to>x</to></note>", "not a feed"),  # XML, not a feed
         (b"<rss><channel></chan", "not a readable feed"),  # broken, nothing readable
+        (b"<rss><channel><item><title>broken", "not a readable feed"),  # truncated: only an empty entry shell
         (b'{"version": "https://jsonfeed.org/version/1", "items": [', "invalid JSON"),  # truncated JSON
         (b'{"hello": "world"}', "not a JSON Feed"),  # JSON, not a feed
         (b"[1, 2, 3]", "not a feed"),  # JSON array

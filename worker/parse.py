@@ -375,12 +375,8 @@ def _parse_xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
     version = result.get("version") or ""
     title = _str(feed.get("title"))
     warnings: list[str] = []
-    if result.get("bozo"):
-        reason = _bozo_reason(result.get("bozo_exception"))
-        if not entries and not title:
-            raise ParseError(f"not a readable feed: {reason}")
-        warnings.append(reason)
-    if not entries and not title and not version:
+    bozo = result.get("bozo")
+    if not entries and not title and not version and not bozo:
         raise ParseError("not a feed: no RSS, Atom or RDF root element")
     meta = FeedMeta(
         url=url,
@@ -397,6 +393,12 @@ def _parse_xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
             raws.append(_entry(e, url))
         except Exception as exc:  # one odd entry must not lose the feed
             warnings.append(f"entry {i} dropped at parse: {type(exc).__name__}: {str(exc)[:200]}")
+    if bozo:
+        reason = _bozo_reason(result.get("bozo_exception"))
+        # A broken body that yielded no feed title and only empty shells of entries is not a feed we read.
+        if not title and not any(r.guid or r.link or r.title or r.content or r.summary for r in raws):
+            raise ParseError(f"not a readable feed: {reason}")
+        warnings.insert(0, reason)
     return ParsedFeed(meta=meta, entries=raws, warnings=warnings)
 
 
