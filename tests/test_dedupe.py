@@ -47,6 +47,22 @@ def test_content_hash_short_texts_mix_title_and_url() -> None:
 
 
 # --- fingerprints -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Egypt's Armed Forces, Lt. Gen. Khalifa: 5.25% on 16/09/2025 (snake_case)",  # ASCII fast path
+        "Egypt’s “armed forces” — met on Tuesday…",  # typographic punctuation
+        "Café in São Paulo, Straße, ΣΊΣΥΦΟΣ",  # accents, ß and Greek sigma casefold
+        "İstanbul ﬁnance ＡＢＣ１２３",  # Turkish dotted I, ligature and full-width forms (NFKC)
+        "北京 报道：会议在北京举行。",  # CJK, full-width punctuation
+        "",  # empty
+    ],
+)
+def test_fast_tokeniser_matches_text_key_words(text: str) -> None:
+    assert dedupe.word_bytes(text) == [w.encode("utf-8") for w in dedupe.words(text)]
+    assert " ".join(dedupe.words(text)) == text_key(text)
+
+
 def test_signature_is_stable_and_estimates_jaccard() -> None:
     title, text = DOCS["quake.orig"]
     a, b = fingerprint(title, text), fingerprint(title, text)

@@ -81,13 +81,31 @@ def words(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
-class _WordHashes(dict[str, int]):
+# ASCII bytes that are not word characters become spaces; bytes >= 0x80 (UTF-8 sequences) are kept whole.
+_ASCII_WORD = bytes(c if c >= 0x80 or c == 0x5F or chr(c).isalnum() else 0x20 for c in range(256))
+
+
+def word_bytes(text: str) -> list[bytes]:
+    """``words(text)`` UTF-8 encoded, about four times faster: ASCII separators are split with
+    ``bytes.translate``; only pieces holding non-ASCII characters go through the Unicode regex."""
+    if text.isascii():
+        return text.lower().encode("ascii").translate(_ASCII_WORD).split()
+    out: list[bytes] = []
+    for piece in unicodedata.normalize("NFKC", text).casefold().encode("utf-8").translate(_ASCII_WORD).split():
+        if piece.isascii():
+            out.append(piece)
+        else:
+            out.extend(w.encode("utf-8") for w in _WORD.findall(piece.decode("utf-8")))
+    return out
+
+
+class _WordHashes(dict[bytes, int]):
     """Word -> xxh3 hash, memoised (news vocabulary is small; cleared when it grows past a bound)."""
 
-    def __missing__(self, word: str) -> int:
+    def __missing__(self, word: bytes) -> int:
         if len(self) >= _WORD_CACHE_MAX:
             self.clear()
-        v = self[word] = _xxh(word.encode("utf-8"))
+        v = self[word] = _xxh(word)
         return v
 
 
@@ -97,7 +115,7 @@ _SHINGLE_MULT = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), n
                  np.uint64(0xD6E8FEB86659FD93), np.uint64(0xFF51AFD7ED558CCD))
 
 
-def _raw_shingles(ws: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
+def _raw_shingles(ws: list[bytes], k: int = SHINGLE_WORDS) -> np.ndarray:
     """uint64 hash of each k-word window, in text order (one window of all words if shorter than k)."""
     if not ws:
         return np.empty(0, dtype=np.uint64)
@@ -115,7 +133,7 @@ def _raw_shingles(ws: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
 
 def shingle_hashes(ws: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
     """Sorted unique uint64 hashes of the k-word shingles of ``ws``."""
-    return np.unique(_raw_shingles(ws, k))
+    return np.unique(_raw_shingles([w.encode("utf-8") for w in ws], k))
 
 
 def minhash(shingles: np.ndarray) -> np.ndarray:
@@ -177,7 +195,7 @@ class Fingerprint:
 
 
 def fingerprint(title: str, text: str) -> Fingerprint:
-    ws = words(text)
+    ws = word_bytes(text)
     raw = _raw_shingles(ws)
     sh = np.unique(raw)
     sig = minhash(sh)
