@@ -250,3 +250,19 @@ def test_members_listing(conn: psycopg.Connection) -> None:
     assert members[1]["method"] == "near_duplicate" and members[1]["linked_to"] == ids["https://sis/1"]
     assert stories.story_members(conn, 999999) == []
 
+
+
+def test_story_command(cli: object) -> None:
+    """``wirefeed story URL`` lists the cluster with outlets, methods, scores and reasons."""
+    files = [str(FIXTURES / n) for n in ("sis-gov-eg.rss", "allafrica-egypt.rss", "ahram-online.atom")]
+    assert cli("ingest", *files).returncode == 0  # type: ignore[operator]
+    url = "https://english.ahram.org.eg/NewsContent/1/1234/552211/Egypt/Politics-/.aspx"
+    out = cli("story", url, "--json")  # type: ignore[operator]
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    methods = [m["method"] for m in doc["members"]]
+    assert methods == ["new", "near_duplicate"] and doc["members"][1]["linked_to"] == doc["story_id"]
+    text = cli("story", str(doc["story_id"]))  # type: ignore[operator]
+    assert text.returncode == 0 and "near_duplicate 0.7" in text.stdout and "State Information Service" in text.stdout
+    missing = cli("story", "https://nowhere.example/x")  # type: ignore[operator]
+    assert missing.returncode == 1 and "no article" in missing.stderr

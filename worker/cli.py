@@ -130,6 +130,32 @@ def cmd_feeds_history(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_story(args: argparse.Namespace, settings: Settings) -> int:
+    """``wirefeed story ID|URL``: the article's near-duplicate cluster, each member with why it is in it."""
+    from worker.stories import story_members
+
+    with _connect(settings) as conn:
+        _require_schema(conn)
+        members = story_members(conn, args.ref)
+    if not members:
+        print(f"error: no article with id or canonical URL {args.ref}", file=sys.stderr)
+        return 1
+    story_id = members[0]["story_id"]
+    if args.json:
+        _print_json({"story_id": story_id, "members": members})
+        return 0
+    print(f"story {story_id}: {len(members)} article{'s' if len(members) != 1 else ''}")
+    for m in members:
+        outlet = m["publisher"] or "?"
+        if m["syndicator"]:
+            outlet += f" (via {m['syndicator']})"
+        print(f"  {m['article_id']:>9}  {m['published_at']:%Y-%m-%d %H:%M}  {outlet} | {m['title']}")
+        score = f" {m['score']:.3f}" if m["score"] is not None else ""
+        linked = f" to {m['linked_to']}" if m["linked_to"] is not None else ""
+        print(f"             {m['method'] or 'unassigned'}{score}{linked}: {m['reason'] or '-'}")
+    return 0
+
+
 def cmd_feeds_import(args: argparse.Namespace, settings: Settings) -> int:
     from worker.opml import OpmlError, read_opml
     from worker.store import feeds as feed_store
@@ -327,6 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("feed_ids", nargs="*", type=int, default=[], metavar="FEED_ID")
     fetch.add_argument("--sync", action="store_true", help="fetch in this process instead of the workers")
 
+    sto = sub.add_parser("story", help="an article's story: every copy with its outlet, title, score and reason")
+    sto.add_argument("ref", metavar="ID|URL", help="an article id or canonical URL")
+    sto.add_argument("--json", action="store_true")
+
     st = sub.add_parser("status", help="queues, workers, feeds due and in error, recent articles")
     st.add_argument("--json", action="store_true")
 
@@ -352,6 +382,7 @@ HANDLERS = {
     "fetch": cmd_fetch,
     "status": cmd_status,
     "health": cmd_health,
+    "story": cmd_story,
     ("feeds", "add"): cmd_feeds_add,
     ("feeds", "import"): cmd_feeds_import,
     ("feeds", "list"): cmd_feeds_list,
