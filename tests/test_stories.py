@@ -126,7 +126,8 @@ def test_lookup_uses_the_band_index(conn: psycopg.Connection) -> None:
     assert "article_bands_key_idx" in plan
 
 
-def test_refresh_replaces_the_index_rows(conn: psycopg.Connection) -> None:
+@pytest.mark.parametrize("via_assign", [False, True])  # refresh_stories(), or assign_stories(changed=...)
+def test_refresh_replaces_the_index_rows(conn: psycopg.Connection, via_assign: bool) -> None:
     ids = ingest(conn, [(SUDAN_TITLE, "\n\n".join(SUDAN), "https://sis/2")])
     aid = ids["https://sis/2"]
     before = set(conn.execute("SELECT band_key FROM article_bands WHERE article_id = %s", (aid,)).fetchall())
@@ -134,7 +135,10 @@ def test_refresh_replaces_the_index_rows(conn: psycopg.Connection) -> None:
     with conn.transaction():
         conn.execute("UPDATE articles SET title = %s, content_text = %s WHERE id = %s",
                      (changed.title, changed.content_text, aid))
-        assert refresh_stories(conn, [(aid, changed)]) == {aid: None}
+        if via_assign:
+            assert assign_stories(conn, [], changed=[(aid, changed)]) == {}
+        else:
+            assert refresh_stories(conn, [(aid, changed)]) == {aid: None}
     after = set(conn.execute("SELECT band_key FROM article_bands WHERE article_id = %s", (aid,)).fetchall())
     expected = {(k,) for k in fingerprint(changed.title, changed.content_text).keys}
     assert after == expected and before - after  # the old text's keys are gone, the new text's are there

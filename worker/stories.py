@@ -209,14 +209,25 @@ def _assign_one(conn: psycopg.Connection, article_id: int, article: Article, fp:
     return link
 
 
-def assign_stories(conn: psycopg.Connection, new: list[tuple[int, Article]]) -> dict[int, StoryLink]:
-    """Set ``articles.story_id`` for every id given (inside the caller's transaction) and say why."""
-    if not new:
+def assign_stories(
+    conn: psycopg.Connection, new: list[tuple[int, Article]], *, changed: list[tuple[int, Article]] | None = None
+) -> dict[int, StoryLink]:
+    """Set ``articles.story_id`` for every id in ``new`` (inside the caller's transaction) and say why.
+
+    ``changed``: updated articles of the same batch, whose index rows are refreshed (see
+    :func:`refresh_stories`) under the same locks; pass them here rather than calling ``refresh_stories``
+    separately, so a batch takes its locks in one sorted sweep and two batches cannot deadlock."""
+    if not new and not changed:
         return {}
     items = sorted(new, key=lambda x: x[0])
-    fps = {aid: dedupe.fingerprint(a.title, _text(a)) for aid, a in items}
+    upd = sorted(changed or [], key=lambda x: x[0])
+    fps = {aid: dedupe.fingerprint(a.title, _text(a)) for aid, a in (*items, *upd)}
     lock_keys(conn, (k for fp in fps.values() for k in fp.keys))
-    return {aid: _assign_one(conn, aid, a, fps[aid]) for aid, a in items}
+    out = {aid: _assign_one(conn, aid, a, fps[aid]) for aid, a in items}
+    for aid, link in _refresh(conn, upd, fps).items():
+        if link is not None:
+            out[aid] = link
+    return out
 
 
 def refresh_stories(conn: psycopg.Connection, changed: list[tuple[int, Article]]) -> dict[int, StoryLink | None]:
@@ -226,10 +237,18 @@ def refresh_stories(conn: psycopg.Connection, changed: list[tuple[int, Article]]
         return {}
     items = sorted(changed, key=lambda x: x[0])
     fps = {aid: dedupe.fingerprint(a.title, _text(a)) for aid, a in items}
+    lock_keys(conn, (k for fp in fps.values() for k in fp.keys))
+    return _refresh(conn, items, fps)
+
+
+def _refresh(
+    conn: psycopg.Connection, items: list[tuple[int, Article]], fps: dict[int, dedupe.Fingerprint]
+) -> dict[int, StoryLink | None]:
+    if not items:
+        return {}
     old: dict[int, list[int]] = dict(conn.execute(
         "SELECT article_id, keys FROM article_fingerprints WHERE article_id = ANY(%s)", ([aid for aid, _ in items],)
     ).fetchall())
-    lock_keys(conn, (k for fp in fps.values() for k in fp.keys))
     out: dict[int, StoryLink | None] = {}
     for aid, art in items:
         if aid not in old:
