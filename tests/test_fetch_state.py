@@ -301,3 +301,16 @@ def test_last_modified_304_recorded(conn, settings: Settings, srv: FeedServer) -
     assert feed(conn, fid)["last_modified"] == lm
     assert pipeline.refresh_feed(conn, settings, fid).not_modified
     assert [(r["status"], r["not_modified_by"]) for r in history(conn, fid)] == [(200, None), (304, "304")]
+
+
+def test_daily_prune_task_drops_old_history(conn, settings: Settings, srv: FeedServer) -> None:
+    from worker.tasks import prune_fetch_history
+
+    fid = add(conn, srv.route("/feed", Route(body=rss("a"))))
+    for _ in range(25):
+        pipeline.refresh_feed(conn, settings, fid)
+    conn.execute("UPDATE feed_fetches SET fetched_at = now() - interval '90 days' WHERE id IN "
+                 "(SELECT id FROM feed_fetches ORDER BY id LIMIT 22)")
+    conn.commit()
+    assert prune_fetch_history() == 5  # 22 old rows, but the feed keeps its newest 20 of 25
+    assert len(fetch_store.recent_fetches(conn, fid, limit=100)) == 20

@@ -25,6 +25,7 @@ app.conf.update(
     task_default_queue=FETCH_QUEUE,
     task_routes={
         "wirefeed.schedule_due_feeds": {"queue": FETCH_QUEUE},
+        "wirefeed.prune_fetch_history": {"queue": FETCH_QUEUE},
         "wirefeed.fetch_feed": {"queue": FETCH_QUEUE},
         "wirefeed.process_feed": {"queue": PROCESS_QUEUE},
     },
@@ -64,6 +65,11 @@ app.conf.update(
             "task": "wirefeed.schedule_due_feeds",
             "schedule": settings.schedule_every,
             "options": {"expires": max(settings.schedule_every * 2, 10)},
+        },
+        "prune-fetch-history": {  # feed_fetches rows older than WIREFEED_FETCH_HISTORY_DAYS
+            "task": "wirefeed.prune_fetch_history",
+            "schedule": 86400.0,
+            "options": {"expires": 3600},
         },
     },
 )

@@ -181,6 +181,15 @@ def schedule_due_feeds() -> int:
     return len(ids)
 
 
+@app.task(name="wirefeed.prune_fetch_history", ignore_result=True, **_RETRY_KW)
+def prune_fetch_history() -> int:
+    """Daily: drop fetch history older than WIREFEED_FETCH_HISTORY_DAYS (each feed keeps its newest 20)."""
+    settings = get_settings()
+    days = int(getattr(settings, "fetch_history_days", 30))
+    with pooled(settings.database_url) as conn:
+        return fetch_store.prune_fetches(conn, older_than=datetime.now(UTC) - timedelta(days=days))
+
+
 @app.task(bind=True, name="wirefeed.fetch_feed")
 def fetch_feed(self: Task, feed_id: int) -> dict[str, Any]:
     """Fetch one feed; a changed body goes on to the process queue."""
