@@ -314,3 +314,14 @@ def test_daily_prune_task_drops_old_history(conn, settings: Settings, srv: FeedS
     conn.commit()
     assert prune_fetch_history() == 5  # 22 old rows, but the feed keeps its newest 20 of 25
     assert len(fetch_store.recent_fetches(conn, fid, limit=100)) == 20
+
+
+def test_301_onto_an_already_subscribed_url_disables_the_duplicate(conn, settings: Settings, srv: FeedServer) -> None:
+    old = srv.route("/old", Route(status=301, headers={"Location": "/new"}))
+    new = srv.route("/new", Route(body=rss("a")))
+    moved, existing = add(conn, old), add(conn, new)
+    pipeline.refresh_feed(conn, settings, moved)
+    state = feed(conn, moved)
+    assert state["url"] == old and state["disabled_at"] is not None
+    assert f"already subscribed as feed {existing}" in state["disabled_reason"]
+    assert feed(conn, existing)["disabled_at"] is None
