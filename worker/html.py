@@ -148,12 +148,14 @@ def _split_paragraphs(text: str) -> list[str]:
     """Paragraphs from text holding block/br markers: white space collapsed, empty blocks dropped."""
     if _BR in text:
         text = _BR_RUN.sub(_BLOCK, text)
+    # one scan of the whole text decides whether any chunk needs more than trimming
+    collapse = _collapse if any(odd in text for odd in _ODD_SPACE) else str.strip
     out = []
     for chunk in text.split(_BLOCK):
         if _BR in chunk:
-            para = "\n".join(line for line in (_collapse(seg) for seg in chunk.split(_BR)) if line)
+            para = "\n".join(line for line in (collapse(seg) for seg in chunk.split(_BR)) if line)
         else:
-            para = _collapse(chunk)
+            para = collapse(chunk)
         if para:
             out.append(para)
     return out

@@ -3,7 +3,7 @@
 - key: the item's guid, else its link as given, else a hash of title + body (:func:`entry_key`);
 - URL: the link (else a guid that is an http(s) URL) canonicalised against the item's base (:mod:`worker.urls`);
 - body: the fullest of content and summary (content wins ties), sanitised by nh3 with relative URLs made
-  absolute; plain text from it by selectolax, paragraphs separated by blank lines; syndication wrappers
+  absolute; plain text read from that sanitised HTML, paragraphs separated by blank lines; syndication wrappers
   removed by :func:`worker.boilerplate.strip_boilerplate`;
 - title: markup-free, entities decoded, white space collapsed, ≤ 1000 characters; an item without one is
   titled by the start of its text;
