@@ -9,6 +9,7 @@ Inputs are read in place (see corpus/feeds/MANIFEST.md): every data file except 
 from __future__ import annotations
 
 import io
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,9 +20,12 @@ import feedparser
 import pytest
 
 from tests.conftest import CORPUS
+from worker.dates import parse_date
 from worker.errors import ParseError
+from worker.html import clean_title
 from worker.normalize import normalize_entries
 from worker.parse import parse_feed
+from worker.urls import canonicalize_url
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 _FEED_SUFFIXES = (".xml", ".rss", ".atom", ".rdf")
@@ -155,3 +159,97 @@ def test_json_feed_inputs_all_normalise(rel: str) -> None:
 def test_known_non_feeds_are_parse_errors(rel: str) -> None:
     with pytest.raises(ParseError):
         parse_feed((CORPUS / rel).read_bytes(), "https://ex.com/feed")
+
+
+# --- agreement with other parsers' expected outputs (where their rules and ours coincide) -----------------
+
+_BASE = "https://example.org/feed"
+
+
+def _instant(value: str) -> datetime | None:
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def test_feed_rs_expected_dates_titles_and_links_agree() -> None:
+    """feed-rs's ``*.serde.json``: entry published (else updated) instant, plain-text title, single link."""
+    agree: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    diffs: list[tuple[str, ...]] = []
+    far = datetime(2030, 1, 1, tzinfo=UTC)
+    for expected_path in sorted((CORPUS / "feed-rs").rglob("*.serde.json")):
+        stem = expected_path.name.removesuffix(".serde.json")
+        sources = [p for p in expected_path.parent.glob(stem + ".*") if not p.name.endswith(".serde.json")]
+        expected = json.loads(expected_path.read_text())
+        parsed = parse_feed(sources[0].read_bytes(), _BASE)
+        articles, _ = normalize_entries(parsed.entries, parsed.meta, far)
+        entries = expected.get("entries") or []
+        assert len(articles) == len(entries), expected_path.name
+        for art, ent in zip(articles, entries, strict=True):
+            when = _instant(ent.get("published") or ent.get("updated") or "")
+            if when is not None and when.year >= 1990 and when < far:  # our rules treat the rest as missing
+                total["date"] += 1
+                agree["date"] += art.published_at == when
+                if art.published_at != when:
+                    diffs.append((stem, "date", str(art.published_at), str(when)))
+            title = ent.get("title") or {}
+            if title.get("content_type") == "text/plain":
+                total["title"] += 1
+                agree["title"] += art.title == clean_title(title["content"])
+            links = ent.get("links") or []
+            if len(links) == 1:
+                total["url"] += 1
+                agree["url"] += art.url == canonicalize_url(links[0]["href"], _BASE)
+    assert min(total.values()) > 50
+    for key in total:
+        assert agree[key] / total[key] >= 0.98, (key, agree, total, diffs[:10])
+
+
+def test_gofeed_expected_dates_titles_and_links_agree() -> None:
+    """gofeed's expected JSON beside its inputs: parsed dates, titles and item links, entry by entry."""
+    root = CORPUS / "gofeed" / "testdata"
+    agree: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    diffs: list[tuple[str, ...]] = []
+    for expected_path in sorted(root.rglob("*.json")):
+        if expected_path.name.endswith("_expected.json"):
+            source = expected_path.with_name(expected_path.name.replace("_expected.json", ".json"))
+        else:
+            source = expected_path.with_suffix(".xml")
+        if not source.exists():
+            continue
+        expected = json.loads(expected_path.read_text())
+        items = expected.get("items") or expected.get("entries") or []
+        if not items:
+            continue
+        try:
+            parsed = parse_feed(source.read_bytes(), _BASE)
+        except ParseError:
+            continue  # gofeed's deliberately malformed cases (mismatched tags) that hold no readable entry
+        if len(parsed.entries) != len(items):
+            continue
+        for raw, item in zip(parsed.entries, items, strict=True):
+            for value, key in ((raw.published, "publishedParsed"), (raw.published, "pubDateParsed"),
+                               (raw.published, "date_published"), (raw.updated, "updatedParsed"),
+                               (raw.updated, "date_modified")):
+                when = _instant(item.get(key) or "")
+                if value and when is not None and when.year >= 1990:
+                    total["date"] += 1
+                    agree["date"] += parse_date(value, "UTC") == when
+            if isinstance(item.get("title"), str) and raw.title:
+                total["title"] += 1
+                agree["title"] += clean_title(raw.title) == clean_title(item["title"])
+            link = item.get("link") or item.get("url")
+            if isinstance(link, str) and raw.link:
+                total["url"] += 1
+                same = canonicalize_url(raw.link, _BASE) == canonicalize_url(link, _BASE)
+                agree["url"] += same
+                if not same:
+                    diffs.append((source.name, raw.link, link))
+    assert total["date"] >= 15 and total["title"] >= 40 and total["url"] >= 10
+    for key in total:
+        # the one known url difference: an RSS <link uri="at://..."> whose text feedparser drops
+        assert agree[key] / total[key] >= 0.9, (key, agree, total, diffs)
