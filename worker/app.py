@@ -45,7 +45,8 @@ app.conf.update(
     # back first; a late duplicate of it changes nothing.
     broker_transport_options={"visibility_timeout": settings.visibility_timeout},
     result_backend_transport_options={"visibility_timeout": settings.visibility_timeout},
-    task_soft_time_limit=settings.task_soft_time_limit,
+    # The soft limit raises SoftTimeLimitExceeded in the task (0 = none); the hard one kills the child.
+    task_soft_time_limit=min(settings.task_soft_time_limit, settings.task_time_limit) or None,
     task_time_limit=settings.task_time_limit,
     task_ignore_result=False,
     result_expires=3600,

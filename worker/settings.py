@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     disable_after_errors: int = Field(20, alias="WIREFEED_DISABLE_AFTER_ERRORS", gt=0)
 
     # delivery (issue 6): time limits per task, broker visibility timeout, poison threshold
-    task_soft_time_limit: int = Field(300, alias="WIREFEED_TASK_SOFT_TIME_LIMIT_SECONDS", gt=0)
+    task_soft_time_limit: int = Field(300, alias="WIREFEED_TASK_SOFT_TIME_LIMIT_SECONDS", ge=0)  # 0: none
     task_time_limit: int = Field(360, alias="WIREFEED_TASK_TIME_LIMIT_SECONDS", gt=0)
     visibility_timeout: int = Field(900, alias="WIREFEED_VISIBILITY_TIMEOUT_SECONDS", gt=0)
     poison_attempts: int = Field(3, alias="WIREFEED_POISON_ATTEMPTS", gt=0)
