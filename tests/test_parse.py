@@ -284,3 +284,23 @@ def test_syndication_fixtures_parse() -> None:
     truth = json.loads((FIXTURES / "truth.json").read_text())
     assert set(items) == set(truth["items"])
     assert len(items) == 4
+
+
+UTF8_DOC = '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{}</title></channel></rss>'
+
+
+@pytest.mark.parametrize(
+    ("body", "title"),
+    [
+        # valid UTF-8 is read as is
+        (UTF8_DOC.format("Café — news").encode(), "Café — news"),
+        # UTF-8 with one stray invalid byte stays UTF-8 (no mojibake), the byte becomes U+FFFD
+        (UTF8_DOC.format("Café — news").encode().replace(b"news", b"news \xff"), "Café — news \ufffd"),
+        # Windows-1252 declared as UTF-8: no valid multi-byte characters, feedparser's fallback reads it
+        (UTF8_DOC.format("Café — news").encode("cp1252"), "Café — news"),
+        # ISO-8859-1 declared as such is left to its declaration
+        (UTF8_DOC.replace("utf-8", "iso-8859-1").format("Café").encode("latin-1"), "Café"),
+    ],
+)
+def test_encoding_mixups(body: bytes, title: str) -> None:
+    assert parse_feed(body, URL).meta.title == title

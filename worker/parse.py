@@ -8,6 +8,7 @@ sanitising switched off: :mod:`worker.normalize` does both, only for entries tha
 Before feedparser sees a byte, :func:`harden_xml` makes the document safe and more likely to parse strictly:
 
 - UTF-16/32 bodies are transcoded to UTF-8 (so NUL bytes can be dropped safely) and NULs are removed;
+  a UTF-8 body with a few invalid bytes keeps being read as UTF-8 (:func:`repair_utf8`);
 - the DOCTYPE and its internal subset are removed. Declared entities whose value is short plain text are
   substituted by us under a total expansion budget (no "billion laughs", no 50 KB × 40,000 expansions);
   external (SYSTEM/PUBLIC) and nested ones are dropped;
@@ -35,7 +36,9 @@ from worker import jsonfeed
 from worker.errors import ParseError
 from worker.models import FeedMeta, ParsedFeed, RawEntry
 
-__all__ = ["ENTITY_BUDGET_BYTES", "MAX_ELEMENTS", "MAX_OPEN_RUN", "harden_xml", "parse_feed", "sniff_format"]
+__all__ = [
+    "ENTITY_BUDGET_BYTES", "MAX_ELEMENTS", "MAX_OPEN_RUN", "harden_xml", "parse_feed", "repair_utf8", "sniff_format",
+]
 
 ENTITY_BUDGET_BYTES = 1_000_000  # most bytes our substitution of DOCTYPE entities may add
 MAX_ENTITY_VALUE = 512  # longest entity value we substitute; longer ones are dropped
@@ -93,6 +96,32 @@ def _to_utf8(body: bytes) -> bytes:
     text = body.decode(codec, errors="replace").lstrip("\ufeff")
     out = text.encode("utf-8", errors="replace")
     return _XML_DECL_ENC.sub(rb"\1utf-8\3", out, count=1)
+
+
+def repair_utf8(body: bytes, charset: str | None = None) -> bytes:
+    """A UTF-8 body with a few invalid bytes, its bad bytes replaced by U+FFFD.
+
+    feedparser re-reads a whole feed as Windows-1252 when one byte is not UTF-8, turning every accented
+    character of a UTF-8 feed into mojibake. When the body (declared UTF-8, or undeclared) holds at least as
+    many valid multi-byte characters as invalid bytes, it is UTF-8 with damage: keep it UTF-8. A body with no
+    valid multi-byte characters is left alone (really Windows-1252 or Latin-1: feedparser's fallback is right).
+    """
+    if charset and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return body
+    try:
+        body.decode("utf-8")
+        return body
+    except UnicodeDecodeError:
+        pass
+    decl = _XML_DECL_ENC.match(body)
+    if decl and decl.group(2).strip().lower() not in (b"utf-8", b"utf8"):
+        return body
+    text = body.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+    if non_ascii - bad >= bad:
+        return text.encode("utf-8")
+    return body
 
 
 def sniff_format(body: bytes) -> str:
@@ -417,4 +446,6 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     if kind == "unknown":
         head = body[:16].decode("latin-1").encode("unicode_escape").decode("ascii")
         raise ParseError(f"not a feed: body is neither XML nor JSON (starts with {head!r})")
+    charset = _CHARSET.search(content_type or "")
+    body = repair_utf8(body, charset.group(1) if charset else None)
     return _parse_xml(harden_xml(body), url, content_type)
