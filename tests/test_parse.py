@@ -304,3 +304,16 @@ UTF8_DOC = '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><t
 )
 def test_encoding_mixups(body: bytes, title: str) -> None:
     assert parse_feed(body, URL).meta.title == title
+
+
+def test_undeclared_well_known_prefixes_are_declared() -> None:
+    # atom:link / media:content / dc:creator without xmlns (gofeed feed_link_-_rss_channel_atom_link.xml)
+    body = (
+        b'<rss version="2.0"><channel><title>T</title><atom:link href="https://x.example/feed" rel="self"/>'
+        b'<item><title>a</title><link>https://x.example/1</link><dc:creator>Bob</dc:creator>'
+        b'<media:content url="https://x.example/i.jpg" medium="image"/></item></channel></rss>'
+    )
+    parsed = parse_feed(body, URL)
+    assert parsed.warnings == []  # read by the strict parser
+    assert parsed.entries[0].authors == ["Bob"]
+    assert parsed.entries[0].enclosures[0]["url"] == "https://x.example/i.jpg"

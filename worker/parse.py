@@ -14,6 +14,8 @@ Before feedparser sees a byte, :func:`harden_xml` makes the document safe and mo
   external (SYSTEM/PUBLIC) and nested ones are dropped;
 - character references to NUL, other C0 controls, lone surrogates (``&#xD800;``) or code points beyond
   U+10FFFF (which make feedparser raise) are dropped or replaced with U+FFFD;
+- well-known prefixes used without a declaration (``atom:link``, ``media:content``, ``dc:creator``) are
+  declared on the root element;
 - HTML named entities (``&nbsp;``) become numeric references, unknown ones and bare ``&`` are escaped,
   so expat can read the feed strictly instead of falling back to the loose parser (CDATA is left alone);
 - a run of hundreds of nested opening tags (a nesting bomb) is refused, and so is a body of more than
@@ -64,6 +66,37 @@ _FIX = re.compile(
 _OPEN_RUN = re.compile(rb"(?:<[A-Za-z][^<>]{0,200}(?<!/)>\s{0,20}){%d}" % MAX_OPEN_RUN)
 _ROOT = re.compile(rb"<([A-Za-z_][\w.:\-]*)")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.I)
+
+
+# Well-known feed namespaces, declared for feeds that use the prefix without declaring it (a common mistake
+# that otherwise sends the whole feed to feedparser's slower, less accurate loose parser).
+_KNOWN_NAMESPACES = {
+    b"atom": b"http://www.w3.org/2005/Atom",
+    b"media": b"http://search.yahoo.com/mrss/",
+    b"dc": b"http://purl.org/dc/elements/1.1/",
+    b"dcterms": b"http://purl.org/dc/terms/",
+    b"content": b"http://purl.org/rss/1.0/modules/content/",
+    b"itunes": b"http://www.itunes.com/dtds/podcast-1.0.dtd",
+    b"sy": b"http://purl.org/rss/1.0/modules/syndication/",
+    b"slash": b"http://purl.org/rss/1.0/modules/slash/",
+    b"wfw": b"http://wellformedweb.org/CommentAPI/",
+    b"georss": b"http://www.georss.org/georss",
+    b"feedburner": b"http://rssnamespace.org/feedburner/ext/1.0",
+    b"googleplay": b"http://www.google.com/schemas/play-podcasts/1.0",
+    b"podcast": b"https://podcastindex.org/namespace/1.0",
+}
+
+
+def _declare_known_prefixes(body: bytes, root: re.Match[bytes]) -> bytes:
+    missing = [
+        b' xmlns:%s="%s"' % (prefix, uri)
+        for prefix, uri in _KNOWN_NAMESPACES.items()
+        if b"<" + prefix + b":" in body and b"xmlns:" + prefix + b"=" not in body
+        and b"xmlns:" + prefix + b" =" not in body
+    ]
+    if not missing:
+        return body
+    return body[: root.end()] + b"".join(missing) + body[root.end() :]
 
 
 def _valid_xml_char(cp: int) -> bool:
@@ -224,6 +257,9 @@ def harden_xml(body: bytes) -> bytes:
         body = body[: m.start()] + body[m.end() :]
     if b"&" in body:
         body = _fix_outside_cdata(body, _fixer(safe, dropped))
+    root = _ROOT.search(body)
+    if root is not None:
+        body = _declare_known_prefixes(body, root)
     lt = body.count(b"<")
     if lt > MAX_ELEMENTS:
         raise ParseError(f"too many elements for one feed ({lt} tags; the limit is {MAX_ELEMENTS})")
