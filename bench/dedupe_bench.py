@@ -1,10 +1,11 @@
 """Near-duplicate cost as the store grows: ``python -m bench.dedupe_bench [--sizes 10000,100000,1000000]``.
 
-Creates a scratch database (``wirefeed_bench_dedupe``, dropped at the end unless ``--keep``), migrates it,
-and grows it to each size with synthetic articles loaded by binary COPY: one ``articles`` row, one
+Creates one scratch database per size (``wirefeed_bench_dedupe_<size>``, dropped at the end unless
+``--keep``), migrates it and fills it with synthetic articles loaded by binary COPY: one ``articles`` row, one
 ``article_fingerprints`` row (random signature) and BANDS + LEAD_KEYS + 1 ``article_bands`` rows each, 2% of
 the keys drawn from a small pool of "hot" values (template leads, common titles) so the per-key cap is
-exercised. At each size it measures, for the labelled corpus (tests/data/stories: 32 texts, 11 of
+exercised. The sizes are then measured in alternation, round after round, so a busy machine slows each
+alike. At each size it measures, for the labelled corpus (tests/data/stories: 32 texts, 11 of
 which are copies of earlier ones):
 
 * lookup: ``stories.find_candidates`` alone (index-only scans on article_bands + signature prefilter), with
@@ -45,7 +46,7 @@ KEYS_PER_ARTICLE = dedupe.BANDS + dedupe.LEAD_KEYS + 1
 HOT_SHARE = 0.02
 HOT_POOL = 500
 CHUNK = 100_000
-ROUNDS = 3  # measurement rounds per size (the machine may be shared: medians over rounds)
+ROUNDS = 7  # measurement rounds per size, sizes alternating (the machine may be shared)
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _TRAILER = struct.pack(">h", -1)
 
@@ -109,6 +110,9 @@ def grow(conn: psycopg.Connection, target: int, rng: np.random.Generator, hot: n
     # rolled-back probes consumed identity values: restart right after the last stored row
     conn.execute("SELECT setval(pg_get_serial_sequence('articles', 'id'), %s, false)", (first_id,))
     conn.execute("DROP INDEX IF EXISTS article_bands_key_idx")
+    # Synthetic rows need no per-row triggers (e.g. the consumers' commit-order cursor of migration 0004);
+    # they are switched back on before measuring, so the probes pay what production pays.
+    conn.execute("ALTER TABLE articles DISABLE TRIGGER USER")
     with conn.cursor() as cur:
         with cur.copy("COPY articles (title, content_text, published_at, content_hash, story_id) FROM STDIN") as cp:
             for chunk in _article_lines(first_id, n):
@@ -127,6 +131,7 @@ def grow(conn: psycopg.Connection, target: int, rng: np.random.Generator, hot: n
                 cp.write(_band_rows(first_id + s, min(CHUNK, n - s), rng, hot))
             cp.write(_TRAILER)
     conn.execute("CREATE INDEX article_bands_key_idx ON article_bands (band_key, article_id)")
+    conn.execute("ALTER TABLE articles ENABLE TRIGGER USER")
     conn.commit()
     conn.autocommit = True
     conn.execute("VACUUM ANALYZE article_bands")
@@ -144,52 +149,75 @@ def _article(title: str, text: str, i: int) -> Article:
                    content_hash=content_hash(text, title, url))
 
 
-def measure(conn: psycopg.Connection, probes: list[tuple[str, str]], hot: np.ndarray) -> dict[str, object]:
-    fps = [fingerprint(t, x) for t, x in probes]
-    # lookup alone: the candidate query + prefilter, each probe with one hot key added; round 0 warms up
-    lookup_ms = []
-    for rep in range(ROUNDS + 1):
-        for i, fp in enumerate(fps):
-            hot_fp = dataclasses.replace(fp, lead_keys=[*fp.lead_keys, int(hot[(i + rep) % hot.size])])
-            t0 = time.perf_counter()
-            stories.find_candidates(conn, 0, hot_fp)
-            if rep:
-                lookup_ms.append((time.perf_counter() - t0) * 1000)
+def _lookup_pass(conn: psycopg.Connection, fps: list[dedupe.Fingerprint], hot: np.ndarray, rep: int) -> list[float]:
+    """The candidate query + prefilter alone, each probe with one hot key added."""
+    out = []
+    for i, fp in enumerate(fps):
+        hot_fp = dataclasses.replace(fp, lead_keys=[*fp.lead_keys, int(hot[(i + rep) % hot.size])])
+        t0 = time.perf_counter()
+        stories.find_candidates(conn, 0, hot_fp)
+        out.append((time.perf_counter() - t0) * 1000)
     conn.rollback()
-    # the whole decision per article, inside a transaction that is rolled back (ROUNDS times)
-    assign_ms = []
-    linked = 0
-    for _ in range(ROUNDS):
-        linked = 0
-        with conn.transaction(force_rollback=True):
-            for i, (t, x) in enumerate(probes):
-                a = _article(t, x, i)
-                aid = conn.execute(
-                    "INSERT INTO articles (url, title, content_text, published_at, content_hash) "
-                    "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                    (a.url, a.title, a.content_text, a.published_at, a.content_hash),
-                ).fetchone()[0]  # type: ignore[index]
-                t0 = time.perf_counter()
-                link = stories.assign_stories(conn, [(aid, a)])[aid]
-                assign_ms.append((time.perf_counter() - t0) * 1000)
-                linked += link.linked_to is not None
-    fp = dataclasses.replace(fps[0], lead_keys=[*fps[0].lead_keys, int(hot[0])])
+    return out
+
+
+def _assign_pass(conn: psycopg.Connection, probes: list[tuple[str, str]]) -> tuple[list[float], int]:
+    """The whole story decision per article, in a transaction that is rolled back."""
+    out, linked = [], 0
+    with conn.transaction(force_rollback=True):
+        for i, (t, x) in enumerate(probes):
+            a = _article(t, x, i)
+            aid = conn.execute(
+                "INSERT INTO articles (url, title, content_text, published_at, content_hash) "
+                "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                (a.url, a.title, a.content_text, a.published_at, a.content_hash),
+            ).fetchone()[0]  # type: ignore[index]
+            t0 = time.perf_counter()
+            link = stories.assign_stories(conn, [(aid, a)])[aid]
+            out.append((time.perf_counter() - t0) * 1000)
+            linked += link.linked_to is not None
+    return out, linked
+
+
+def _plan(conn: psycopg.Connection, fp: dedupe.Fingerprint, hot_key: int) -> tuple[list[str], int]:
+    fp = dataclasses.replace(fp, lead_keys=[*fp.lead_keys, hot_key])
     plan = [r[0] for r in conn.execute(
         "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) " + stories._CANDIDATES,
         {"keys": fp.keys, "per_key": stories.CANDIDATES_PER_KEY, "id": 0},
     ).fetchall()]
     conn.rollback()
     hits = re.search(r"Buffers: shared hit=(\d+)(?: read=(\d+))?", "\n".join(plan))
-    return {
-        "buffers": sum(int(g) for g in hits.groups() if g) if hits else -1,
-        "lookup_ms_median": statistics.median(lookup_ms),
-        "lookup_ms_p95": statistics.quantiles(lookup_ms, n=20)[-1],
-        "assign_ms_median": statistics.median(assign_ms),
-        "assign_ms_p95": statistics.quantiles(assign_ms, n=20)[-1],
-        "linked": linked,
-        "probes": len(probes),
-        "plan": plan,
-    }
+    return plan, sum(int(g) for g in hits.groups() if g) if hits else -1
+
+
+def measure(conns: dict[int, psycopg.Connection], probes: list[tuple[str, str]],
+            hot: np.ndarray) -> dict[int, dict[str, object]]:
+    """All sizes measured in alternation (round 0 warms up), so a busy machine slows every size alike."""
+    fps = [fingerprint(t, x) for t, x in probes]
+    lookup: dict[int, list[float]] = {n: [] for n in conns}
+    assign: dict[int, list[float]] = {n: [] for n in conns}
+    linked: dict[int, int] = {}
+    for rep in range(ROUNDS + 1):
+        for n, conn in conns.items():
+            ms = _lookup_pass(conn, fps, hot, rep)
+            a_ms, linked[n] = _assign_pass(conn, probes)
+            if rep:
+                lookup[n] += ms
+                assign[n] += a_ms
+    out: dict[int, dict[str, object]] = {}
+    for n, conn in conns.items():
+        plan, buffers = _plan(conn, fps[0], int(hot[0]))
+        out[n] = {
+            "buffers": buffers,
+            "lookup_ms_median": statistics.median(lookup[n]),
+            "lookup_ms_p95": statistics.quantiles(lookup[n], n=20)[-1],
+            "assign_ms_median": statistics.median(assign[n]),
+            "assign_ms_p95": statistics.quantiles(assign[n], n=20)[-1],
+            "linked": linked[n],
+            "probes": len(probes),
+            "plan": plan,
+        }
+    return out
 
 
 def fingerprint_rate(probes: list[tuple[str, str]], seconds: float = 3.0) -> tuple[float, int]:
@@ -215,39 +243,49 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fingerprint: {rate:,.0f} texts/s on one core ({size}-character texts; MinHash-{dedupe.NUM_PERM}, "
           f"{dedupe.BANDS} bands, {KEYS_PER_ARTICLE} keys per article)")
 
-    with psycopg.connect(args.admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
-    url = _conninfo(args.admin_url, DB_NAME)
+    names = {n: f"{DB_NAME}_{n}" for n in sizes}  # one scratch database per size, measured side by side
     rng = np.random.default_rng(42)
     hot = rng.integers(-(2**63), 2**63 - 1, HOT_POOL, dtype=np.int64)
-    results = []
+    results: list[tuple[int, dict[str, object]]] = []
+    conns: dict[int, psycopg.Connection] = {}
+    loaded: dict[int, tuple[float, int]] = {}
     try:
-        with psycopg.connect(url) as conn:
+        with psycopg.connect(args.admin_url, autocommit=True) as admin:
+            for name in names.values():
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        for n, name in names.items():
+            conn = conns[n] = psycopg.connect(_conninfo(args.admin_url, name))
             migrate(conn)
             conn.execute("ALTER TABLE article_fingerprints ALTER COLUMN keys SET DEFAULT '{}'")  # synthetic rows
             conn.execute("SET maintenance_work_mem = '1GB'")
             conn.execute("SET synchronous_commit = off")
             conn.commit()
-            for n in sizes:
-                took = grow(conn, n, rng, hot)
-                bands = conn.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'article_bands'"
-                                     ).fetchone()[0]  # type: ignore[index]
-                conn.rollback()
-                m = measure(conn, probes, hot)
-                results.append((n, m))
-                print(f"\n== {n:,} stored articles ({bands:,} band rows; loaded in {took:.1f} s)")
-                print(f"lookup per article: median {m['lookup_ms_median']:.2f} ms, p95 {m['lookup_ms_p95']:.2f} ms")
-                print(f"assign per article: median {m['assign_ms_median']:.2f} ms, p95 {m['assign_ms_p95']:.2f} ms "
-                      f"({m['linked']} of {m['probes']} probes linked to an earlier probe)")
-                print(f"buffers touched by one lookup (36 keys, one hot): {m['buffers']}")
-                print("plan of the candidate query (one probe, one hot key):")
-                for line in m["plan"]:  # type: ignore[attr-defined]
-                    print("   ", line)
+            took = grow(conn, n, rng, hot)
+            bands = conn.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'article_bands'"
+                                 ).fetchone()[0]  # type: ignore[index]
+            conn.rollback()
+            loaded[n] = (took, int(bands))
+        measured = measure(conns, probes, hot)
+        for n in sizes:
+            m = measured[n]
+            results.append((n, m))
+            took, bands = loaded[n]
+            print(f"\n== {n:,} stored articles ({bands:,} band rows; loaded in {took:.1f} s)")
+            print(f"lookup per article: median {m['lookup_ms_median']:.2f} ms, p95 {m['lookup_ms_p95']:.2f} ms")
+            print(f"assign per article: median {m['assign_ms_median']:.2f} ms, p95 {m['assign_ms_p95']:.2f} ms "
+                  f"({m['linked']} of {m['probes']} probes linked to an earlier probe)")
+            print(f"buffers touched by one lookup ({KEYS_PER_ARTICLE + 1} keys, one hot): {m['buffers']}")
+            print("plan of the candidate query (one probe, one hot key):")
+            for line in m["plan"]:  # type: ignore[attr-defined]
+                print("   ", line)
     finally:
+        for conn in conns.values():
+            conn.close()
         if not args.keep:
             with psycopg.connect(args.admin_url, autocommit=True) as admin:
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME)))
+                for name in names.values():
+                    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     if len(results) >= 2:
         (n0, m0), (n1, m1) = results[0], results[-1]
         for k in ("buffers", "lookup_ms_median", "assign_ms_median"):
