@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -253,3 +254,38 @@ def test_gofeed_expected_dates_titles_and_links_agree() -> None:
     for key in total:
         # the one known url difference: an RSS <link uri="at://..."> whose text feedparser drops
         assert agree[key] / total[key] >= 0.9, (key, agree, total, diffs)
+
+
+_JUNK = [b"\x00", b"&#xD800;", b"&#0;", b"<![CDATA[", b"]]>", b'<!DOCTYPE x [<!ENTITY a "b">]>', b"&a;", b"<", b">",
+         b"&", b'"', b"\xff\xfe", b"\xef\xbb\xbf", b"<item>", b"</item>", b"<entry>", b"{", b"}", b"\x92",
+         b"&#x110000;", b"&nbsp;", b"<script>", b"javascript:", b"9999-12-31T23:59:59Z", b"0000-00-00"]
+
+
+def test_mutated_corpus_inputs_never_crash() -> None:
+    """A fixed-seed fuzz: 400 corpus files with junk inserted, bytes deleted or flipped. Every one must
+    give a ParseError or articles whose strings are NUL-free UTF-8; no item may fail unexpectedly."""
+    rng = random.Random(4)
+    files = [p for p in corpus_inputs() if p.stat().st_size < 100_000]
+    for _ in range(400):
+        path = rng.choice(files)
+        body = bytearray(path.read_bytes())
+        for _ in range(rng.randint(1, 8)):
+            i = rng.randrange(len(body) + 1)
+            op = rng.random()
+            if op < 0.4:
+                body[i:i] = rng.choice(_JUNK)
+            elif op < 0.7:
+                del body[i : i + rng.randint(1, 50)]
+            elif body:
+                body[min(i, len(body) - 1)] = rng.randrange(256)
+        try:
+            parsed = parse_feed(bytes(body), "https://ex.com/f")
+        except ParseError:
+            continue
+        articles, skipped = normalize_entries(parsed.entries, parsed.meta, NOW)
+        assert not [r for _, r in skipped if r.startswith("unexpected")], path
+        for a in articles:
+            for value in (a.guid, a.title, a.content_text, a.content_html, a.summary, a.author, a.publisher):
+                if value:
+                    assert "\x00" not in value
+                    value.encode("utf-8")
