@@ -317,3 +317,18 @@ def test_undeclared_well_known_prefixes_are_declared() -> None:
     assert parsed.warnings == []  # read by the strict parser
     assert parsed.entries[0].authors == ["Bob"]
     assert parsed.entries[0].enclosures[0]["url"] == "https://x.example/i.jpg"
+
+
+@pytest.mark.parametrize(
+    ("inner", "reason"),
+    [
+        (b"<a>" * 600_000, "too many elements"),  # element flood: feedparser pays per element
+        (b"&" * 2_100_000, "too many entity references"),  # reference flood: one parser event each
+    ],
+)
+def test_floods_are_refused_quickly(inner: bytes, reason: str) -> None:
+    body = rss(f"<item><title>t</title>{inner.decode()}</item>")
+    started = time.process_time()
+    with pytest.raises(ParseError, match=reason):
+        parse_feed(body, URL)
+    assert time.process_time() - started < 2

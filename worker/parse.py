@@ -19,7 +19,8 @@ Before feedparser sees a byte, :func:`harden_xml` makes the document safe and mo
 - HTML named entities (``&nbsp;``) become numeric references, unknown ones and bare ``&`` are escaped,
   so expat can read the feed strictly instead of falling back to the loose parser (CDATA is left alone);
 - a run of hundreds of nested opening tags (a nesting bomb) is refused, and so is a body of more than
-  :data:`MAX_ELEMENTS` tags (feedparser's cost is per element, whatever the depth).
+  :data:`MAX_ELEMENTS` tags or :data:`MAX_REFERENCES` ``&`` (feedparser's cost is per element and per
+  reference, whatever the depth).
 """
 
 from __future__ import annotations
@@ -39,13 +40,15 @@ from worker.errors import ParseError
 from worker.models import FeedMeta, ParsedFeed, RawEntry
 
 __all__ = [
-    "ENTITY_BUDGET_BYTES", "MAX_ELEMENTS", "MAX_OPEN_RUN", "harden_xml", "parse_feed", "repair_utf8", "sniff_format",
+    "ENTITY_BUDGET_BYTES", "MAX_ELEMENTS", "MAX_OPEN_RUN", "MAX_REFERENCES",
+    "harden_xml", "parse_feed", "repair_utf8", "sniff_format",
 ]
 
 ENTITY_BUDGET_BYTES = 1_000_000  # most bytes our substitution of DOCTYPE entities may add
 MAX_ENTITY_VALUE = 512  # longest entity value we substitute; longer ones are dropped
 MAX_OPEN_RUN = 256  # consecutive nested opening tags we accept
 MAX_ELEMENTS = 500_000  # tags in one body: feedparser spends ~3 µs per element, so this bounds it to ~1.5 s
+MAX_REFERENCES = 2_000_000  # "&" in one body: each is a parser event (~2 µs); a legitimate 10 MB feed has < 1M
 
 _PREDEFINED = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
 _HTML_ENTITIES = {k.encode("ascii"): f"&#{v};".encode("ascii") for k, v in name2codepoint.items()}
@@ -255,7 +258,10 @@ def harden_xml(body: bytes) -> bytes:
             raise ParseError("unterminated DOCTYPE declaration")
         safe, dropped = _doctype_entities(m.group(0))
         body = body[: m.start()] + body[m.end() :]
-    if b"&" in body:
+    refs = body.count(b"&")
+    if refs > MAX_REFERENCES:
+        raise ParseError(f"too many entity references for one feed ({refs}; the limit is {MAX_REFERENCES})")
+    if refs:
         body = _fix_outside_cdata(body, _fixer(safe, dropped))
     root = _ROOT.search(body)
     if root is not None:
