@@ -256,7 +256,7 @@ def test_members_listing(conn: psycopg.Connection) -> None:
 
 
 
-def test_story_command(cli: object) -> None:
+def test_story_command(conn: psycopg.Connection, cli: object) -> None:  # conn: tables emptied first
     """``wirefeed story URL`` lists the cluster with outlets, methods, scores and reasons."""
     files = [str(FIXTURES / n) for n in ("sis-gov-eg.rss", "allafrica-egypt.rss", "ahram-online.atom")]
     assert cli("ingest", *files).returncode == 0  # type: ignore[operator]
