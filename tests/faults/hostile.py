@@ -1,0 +1,107 @@
+"""Hostile feed bodies, generated (none is stored in the repository). Each is a complete feed file."""
+
+from __future__ import annotations
+
+HEAD = '<?xml version="1.0" encoding="utf-8"?>\n'
+
+
+def _item(n: int, *, title: str | None = None, link: str | None = None, guid: str | None = None,
+          description: str | None = None, pub: str = "Mon, 02 Mar 2026 10:00:00 +0000") -> str:
+    title = title if title is not None else f"Hostile item {n} about the harbour council budget"
+    link = link if link is not None else f"https://hostile.example.org/item/{n}"
+    guid = guid if guid is not None else f"hostile-{n}"
+    description = description if description is not None else (
+        f"Plain text of hostile item {n}: the council met on Monday to discuss the harbour budget "
+        f"and the new railway line number {n * 7919}.")
+    return (f"<item><title>{title}</title><link>{link}</link><guid>{guid}</guid><pubDate>{pub}</pubDate>"
+            f"<description>{description}</description></item>")
+
+
+def feed(items: str, *, doctype: str = "", title: str = "Hostile feed") -> bytes:
+    return (f"{HEAD}{doctype}<rss version=\"2.0\"><channel><title>{title}</title>"
+            f"<link>https://hostile.example.org/</link><description>x</description>{items}</channel></rss>\n"
+            ).encode()
+
+
+def billion_laughs() -> bytes:
+    ents = ['<!ENTITY lol "lol">'] + [f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'
+                                      for i in range(1, 10)]
+    doctype = "<!DOCTYPE rss [" + "".join(ents) + "]>"
+    return feed(_item(1, description="&lol9;") + _item(2), doctype=doctype)
+
+
+def quadratic_blowup() -> bytes:
+    doctype = '<!DOCTYPE rss [<!ENTITY a "' + "x" * 50_000 + '">]>'
+    return feed(_item(1, description="&a;" * 40_000) + _item(2), doctype=doctype)
+
+
+def external_entity() -> bytes:
+    doctype = '<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd"><!ENTITY web SYSTEM "http://127.0.0.1:9/x">]>'
+    return feed(_item(1, description="before &xxe; middle &web; after") + _item(2), doctype=doctype)
+
+
+def parameter_entity_dtd() -> bytes:
+    doctype = ('<!DOCTYPE rss [<!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd"> %remote; '
+               '<!ELEMENT rss ANY><!ATTLIST item id ID #IMPLIED>]>')
+    return feed(_item(1) + _item(2), doctype=doctype)
+
+
+def deep_nesting(depth: int = 100_000) -> bytes:
+    return feed(_item(1) + "<x>" * depth + "</x>" * depth + _item(2))
+
+
+def megabyte_title(size: int = 5_000_000) -> bytes:
+    return feed(_item(1, title="Headline " + "word " * (size // 5)) + _item(2))
+
+
+def many_items(n: int = 10_000) -> bytes:
+    return feed("".join(_item(i, description=f"Item {i} of a very long feed, text {i * 31337}.") for i in range(n)))
+
+
+def duplicate_guids() -> bytes:
+    return feed(_item(1) + _item(2) + _item(3, guid="hostile-1", title="Same guid, other item")
+                + _item(4, guid="hostile-2", title="Same guid again"))
+
+
+def invalid_utf8() -> bytes:
+    good = feed(_item(1, description="caf\u00e9 ISO-MARK na\u00efve") + _item(2))
+    return good.replace(b"ISO-MARK", b"\xff\xfe\xc3(\xa0\xa1 \xed\xa0\x80")
+
+
+def nul_bytes() -> bytes:
+    return feed(_item(1, description="before NUL-MARK after") + _item(2)).replace(b"NUL-MARK", b"\x00\x00x\x00")
+
+
+def lone_surrogate() -> bytes:
+    return feed(_item(1, description="bad &#xD800; ref and &#0; and &#x110000;") + _item(2))
+
+
+def scripts_html() -> bytes:
+    html = ("&lt;p onclick=&quot;steal()&quot;&gt;Hello&lt;/p&gt;&lt;script&gt;alert(document.cookie)&lt;/script&gt;"
+            "&lt;img src=x onerror=alert(1)&gt;&lt;a href=&quot;javascript:alert(2)&quot;&gt;link&lt;/a&gt;"
+            "&lt;iframe src=&quot;https://evil.example/&quot;&gt;&lt;/iframe&gt;&lt;style&gt;body{}&lt;/style&gt;"
+            " the harbour council budget text goes on")
+    return feed(_item(1, description=html) + _item(2))
+
+
+def extreme_dates() -> bytes:
+    return feed(_item(1, pub="Sat, 01 Jan 0000 00:00:00 +0000") + _item(2, pub="Fri, 31 Dec 9999 23:59:59 +0000")
+                + _item(3, pub="not a date at all"))
+
+
+def missing_fields() -> bytes:
+    return feed("<item><description>no title, no link, no guid: text only about the harbour</description></item>"
+                "<item><title>Only a title</title></item>" + _item(3))
+
+
+def long_url() -> bytes:
+    import random
+    import string
+
+    rnd = random.Random(7)
+    path = "".join(rnd.choice(string.ascii_letters) for _ in range(9000))
+    return feed(_item(1, link=f"https://hostile.example.org/{path}") + _item(2))
+
+
+def not_xml() -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20
