@@ -90,3 +90,28 @@ def test_status_table_for_a_terminal(cli, conn, broker) -> None:
     for text in ("workers alive", "2 healthy", "2 backing off", "1 disabled", "timeout", "HTTP 410 Gone",
                  "2 in the last hour"):
         assert text in r.stdout, text
+
+
+def test_status_on_a_database_without_schema_says_so(cli, env) -> None:
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+
+    from tests.conftest import ADMIN_URL, _with_db
+
+    name = f"wirefeed_test_bare_{uuid.uuid4().hex[:8]}"
+    admin = _with_db(ADMIN_URL, "postgres")
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        r = cli("status", "--json", env={**env, "DATABASE_URL": _with_db(ADMIN_URL, name)})
+    finally:
+        with psycopg.connect(admin, autocommit=True) as c:
+            c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["database"] == "ok"
+    assert doc["pending_migrations"][0] == "0001_core"
+    assert "feeds" not in doc
+    assert any("wirefeed migrate" in p for p in doc["problems"])

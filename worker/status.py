@@ -99,8 +99,10 @@ def _database(settings: Settings) -> dict[str, Any]:
     with connect_quick(settings) as conn:
         missing = pending(conn)
         doc: dict[str, Any] = {"pending_migrations": [f"{m.version:04d}_{m.name}" for m in missing]}
-        if missing and not conn.execute("SELECT to_regclass('feeds') IS NOT NULL").fetchone()[0]:
-            return doc  # no schema at all: nothing to count
+        if missing:
+            has_feeds = conn.execute("SELECT to_regclass('feeds') IS NOT NULL").fetchone()
+            if not (has_feeds and has_feeds[0]):
+                return doc  # no schema at all: nothing to count
         doc["feeds"] = feed_counts(conn)
         doc["feeds"]["top_errors"] = top_errors(conn)
         doc["articles"] = article_counts(conn)
