@@ -8,6 +8,7 @@ from worker.html import (
     TITLE_MAX,
     clean_title,
     html_to_paragraphs,
+    nesting_too_deep,
     sanitize_html,
     scrub,
     text_to_paragraphs,
@@ -135,3 +136,18 @@ def test_scrub_removes_lone_surrogates_and_nul() -> None:
     assert scrub("a\ud800b\x00c\ufffe") == "abc"
     # the result encodes as UTF-8 (PostgreSQL accepts it)
     scrub("x\udfffy").encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("html", "deep"),
+    [
+        ("<div>" * 1500 + "x" + "</div>" * 1500, True),  # a nesting bomb (3,000 tags)
+        ("<div>x" * 2500, True),  # unclosed, text between
+        ("<p>x" * 5000, False),  # paragraphs close each other implicitly
+        ("<div><p>a</p></div>" * 3000, False),  # many tags, shallow
+        ("<br>" * 5000, False),  # void elements
+        ("<div>" * 50, False),  # too few tags to bother scanning
+    ],
+)
+def test_nesting_too_deep(html: str, deep: bool) -> None:
+    assert nesting_too_deep(html) is deep

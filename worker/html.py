@@ -31,6 +31,7 @@ __all__ = [
     "html_to_paragraphs",
     "looks_like_html",
     "loose_html_to_paragraphs",
+    "nesting_too_deep",
     "paragraphs_to_html",
     "sanitize_html",
     "scrub",
@@ -98,6 +99,32 @@ def scrub(text: str) -> str:
 def looks_like_html(text: str) -> bool:
     """Whether ``text`` has anything an HTML parser would change (tags, comments or entities)."""
     return _HTML_HINT.search(text) is not None
+
+
+MAX_HTML_DEPTH = 1000  # html5ever's tree building is quadratic in nesting depth (10,000 divs: 0.4 s)
+_DEPTH_SCAN_FROM = 2000  # bodies with fewer tags cannot nest deep enough to matter
+_TAG_SCAN = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)[^<>]*?(/?)>")
+_VOID = ("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track",
+         "wbr")
+_IMPLICITLY_CLOSED = ("p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody", "tfoot",
+                      "rb", "rt", "rp")
+_NO_DEPTH = frozenset(_VOID + _IMPLICITLY_CLOSED)
+
+
+def nesting_too_deep(html: str, limit: int = MAX_HTML_DEPTH) -> bool:
+    """Whether ``html`` nests elements deeper than ``limit`` (a cheap count first, a tag scan only when needed)."""
+    if html.count("<") < _DEPTH_SCAN_FROM:
+        return False
+    depth = 0
+    for m in _TAG_SCAN.finditer(html):
+        closing, name, self_closing = m.groups()
+        if closing:
+            depth = max(0, depth - 1)
+        elif not self_closing and name.lower() not in _NO_DEPTH:
+            depth += 1
+            if depth > limit:
+                return True
+    return False
 
 
 def sanitize_html(html: str, base_url: str | None = None) -> str:
