@@ -248,3 +248,8 @@ def test_html_nesting_bomb_keeps_its_text_quickly() -> None:
     assert time.process_time() - started < 2  # nh3 alone would take about a minute
     assert a.content_text == "the text"
     assert a.content_html == "<p>the text</p>"
+
+
+def test_absurdly_long_body_is_bounded() -> None:
+    a = norm(raw(guid="g", title="t", content="<p>" + "word " * 400_000 + "</p>"))
+    assert 0 < len(a.content_text) <= 1_000_000

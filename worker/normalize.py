@@ -50,6 +50,7 @@ AUTHOR_MAX = 500
 CATEGORY_MAX = 200
 MAX_CATEGORIES = 50
 UNTITLED_MAX = 120
+MAX_BODY_CHARS = 1_000_000
 
 
 def _hash(*parts: str | None) -> str:
@@ -188,6 +189,8 @@ def normalize_entry(
         url = canonicalize_url(raw.guid)
 
     body, is_html, body_is_summary = _pick_body(raw)
+    if body is not None and len(body) > MAX_BODY_CHARS:
+        body = body[:MAX_BODY_CHARS]  # no article is this long; bound the HTML work (the parser copes with the cut)
     content_html: str | None = None
     paragraphs: list[str] = []
     if body is not None:
