@@ -25,7 +25,7 @@ from typing import Any
 from bench import gen
 from bench.scenarios import _util
 
-ALL = ("parse", "naive", "ingest", "celery", "fetch", "memory", "dedupe", "normalize")
+ALL = ("parse", "naive", "ingest", "profile", "celery", "fetch", "memory", "dedupe", "normalize")
 HERE = Path(__file__).resolve().parent
 
 
@@ -55,6 +55,13 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     if args.out is None:
         args.out = (args.data / "RESULTS-quick.md") if q else HERE / "RESULTS.md"
     return args
+
+
+def _is_db_outage(exc: BaseException) -> bool:
+    import psycopg
+
+    text = str(exc)
+    return isinstance(exc, psycopg.OperationalError) or "terminating connection" in text or "shutting down" in text
 
 
 def _wait_for_postgres(seconds: float = 60) -> bool:
@@ -107,18 +114,19 @@ def main(argv: list[str] | None = None) -> int:
                 results[name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
                 _log(f"scenario {name} FAILED (attempt {attempt}): {exc}")
                 # a restarted PostgreSQL (other test suites on a shared machine) is worth one more try
-                if attempt == 1 and _wait_for_postgres():
+                if attempt == 1 and _is_db_outage(exc) and _wait_for_postgres():
                     results.setdefault("retried", []).append(name)
                     continue
                 break
         results.setdefault("took", {})[name] = time.perf_counter() - t0
         _log(f"scenario {name} done in {time.perf_counter() - t0:.0f} s")
 
-    from bench.scenarios import celery_run, external, ingest, parse_only
+    from bench.scenarios import celery_run, external, ingest, parse_only, profile
 
     step("parse", lambda: parse_only.run(paths))
     step("naive", lambda: parse_only.run_naive(paths))
     step("ingest", lambda: ingest.run(paths))
+    step("profile", lambda: profile.run(paths[: max(2, min(len(paths), 21))]))
 
     def celery() -> dict[str, Any]:
         redis_url = celery_run.claim_redis_db(os.environ["REDIS_URL"])
@@ -211,6 +219,44 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, float | None, str, bool |
     return rows
 
 
+def _render_profile(p: dict[str, Any], w: Any) -> None:
+    w("## Where the time goes (the pipeline in-process, stage by stage)\n")
+    if "error" in p:
+        w(f"Failed: `{p['error']}`\n")
+        return
+    st = p["stages"]
+    n = st["entries"] or 1
+    w(f"{p['feeds']} feeds ({st['entries']:,} entries) through `pipeline.ingest_file` in the benchmark's process after "
+      "one warm-up feed, on a fresh database. CPU of this process and of its PostgreSQL backend (from `/proc`), "
+      "per entry:\n")
+    w("| stage | wall ms/entry | Python CPU ms/entry | PostgreSQL CPU ms/entry | share of wall |")
+    w("| --- | ---: | ---: | ---: | ---: |")
+    for name, (wall, cpu, pg) in sorted(st["stages"].items(), key=lambda kv: -kv[1][0]):
+        w(f"| `{name}` | {1000 * wall / n:.2f} | {1000 * cpu / n:.2f} | {1000 * pg / n:.2f} | "
+          f"{100 * wall / st['wall_s']:.0f}% |")
+    w(f"| **whole ingest** | {1000 * st['wall_s'] / n:.2f} | {1000 * st['cpu_s'] / n:.2f} | "
+      f"{1000 * st['backend_cpu_s'] / n:.2f} | 100% |")
+    w("")
+    rows = [("as shipped", st)]
+    if "no_search_trigger" in p:
+        rows.append((f"full-text trigger disabled ({', '.join(p.get('no_search_trigger_disabled') or []) or 'none'})",
+                     p["no_search_trigger"]))
+    if "no_stories" in p:
+        rows.append(("story assignment skipped (each article its own story)", p["no_stories"]))
+    w("What-if runs (same feeds, fresh database each; not how wirefeed runs, only to price two features):\n")
+    w("| run | entries/s | Python CPU ms/entry | PostgreSQL CPU ms/entry |\n| --- | ---: | ---: | ---: |")
+    for label, x in rows:
+        k = x["entries"] or 1
+        w(f"| {label} | {_f(x['entries'] / x['wall_s'])} | {1000 * x['cpu_s'] / k:.2f} | "
+          f"{1000 * x['backend_cpu_s'] / k:.2f} |")
+    w("")
+    if p.get("profile", {}).get("top_tottime"):
+        w("<details><summary>cProfile (CPU time), top functions by own time and by cumulative time</summary>\n")
+        w("```\n" + p["profile"]["top_tottime"] + "\n```\n")
+        w("```\n" + p["profile"]["top_cumulative"] + "\n```\n")
+        w("</details>\n")
+
+
 def render(r: dict[str, Any]) -> str:
     m = r["machine"]
     a = r["args"]
@@ -288,6 +334,8 @@ def render(r: dict[str, Any]) -> str:
               f"{s['in_earlier_story']:,} articles joined an earlier article's story (near-duplicates). "
               "\"wall\" includes the command's start-up (imports, language model); \"pipeline\" is the sum of "
               "`process_body` times. CPU s (machine) counts every process, PostgreSQL included.\n")
+    if "profile" in r:
+        _render_profile(r["profile"], w)
     if "celery" in r:
         c = r["celery"]
         w("## Through Celery and Redis (real worker processes)\n")
