@@ -63,6 +63,16 @@ AA_ABOUT = (
         # a credit footer naming something too long to be an outlet: removed, no credit
         ([*BODY, "Read the original article on the website of the ministry that published this statement "
           "first thing on Monday morning."], BODY, None),
+        # a show-notes line with brackets is not a credit line
+        (["Casey argues for day/month/year instead of year/month/day (ISO 8601)", *BODY],
+         ["Casey argues for day/month/year instead of year/month/day (ISO 8601)", *BODY], None),
+        (["Pre-show: Affluent bezelles (Overcast: bezelle, correction)", *BODY],
+         ["Pre-show: Affluent bezelles (Overcast: bezelle, correction)", *BODY], None),
+        # a cut-off last sentence before "Read more" stays; "Read more" goes
+        ([*BODY, "Fortunately, I stil…", "Read more"], [*BODY, "Fortunately, I stil…"], None),
+        # names with connectors are credit lines
+        (["Ministry of Foreign Affairs and International Cooperation (Nairobi)", *BODY], BODY,
+         "Ministry of Foreign Affairs and International Cooperation"),
         # nothing to remove: text untouched, no credit
         (BODY, BODY, None),
         # a sentence that merely mentions copyright is not a footer

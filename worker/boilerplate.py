@@ -35,7 +35,11 @@ _OUTLET = r"(?P<outlet>[^\n]{2,120}?)"
 _END = r"\s*[.!]?\s*$"
 
 # "Publisher (City)": a short, name-like first line with a place in brackets and no sentence in it.
-_HEADER_CREDIT = re.compile(r"^(?P<outlet>[A-Z0-9][^()\n.!?]{1,80}?)\s*\((?P<city>[A-Z][^()\n.!?]{1,40})\)\s*$")
+_HEADER_CREDIT = re.compile(
+    r"^(?P<outlet>[A-Z0-9][^()\n.!?:;/]{1,80}?)\s*\((?P<city>[A-Z][A-Za-z'’ -]{1,40})\)\s*$")
+# Words a name may hold in lower case ("Ministry of Foreign Affairs", "Mail & Guardian", "Le Monde de la …").
+_NAME_CONNECTORS = frozenset(("of", "the", "and", "for", "on", "in", "at", "de", "du", "des", "la", "le", "el",
+                              "al", "van", "von", "da", "di", "&", "-"))
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
            "jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec")
 _DATE_ONLY = re.compile(
@@ -93,9 +97,16 @@ def _norm_outlet(name: str) -> str:
     return name
 
 
+def _looks_like_name(text: str, max_words: int) -> bool:
+    """Capitalised words (connectors aside), no sentence: "Egypt State Information Service", "Ahram Online"."""
+    ws = text.split()
+    return 0 < len(ws) <= max_words and all(w[:1].isupper() or w[:1].isdigit() or w.lower() in _NAME_CONNECTORS
+                                            for w in ws)
+
+
 def _header_credit(line: str) -> str | None:
     m = _HEADER_CREDIT.match(line)
-    if m is None or len(line.split()) > 12:
+    if m is None or not _looks_like_name(m.group("outlet"), 8) or not _looks_like_name(m.group("city"), 4):
         return None
     return _norm_outlet(m.group("outlet")) or None
 
@@ -115,8 +126,8 @@ def _is_footer(p: str) -> bool:
 
 
 def _is_signoff(p: str) -> bool:
-    """A bare outlet name or byline line (no sentence in it)."""
-    return len(p.split()) <= _SIGNOFF_MAX_WORDS and not re.search(r"[.!?:;]\s*$", p)
+    """A bare outlet name or byline line (no sentence in it, not a cut-off sentence)."""
+    return _looks_like_name(p, _SIGNOFF_MAX_WORDS) and not re.search(r"[.!?:;,…]\s*$", p)
 
 
 def strip_boilerplate(
