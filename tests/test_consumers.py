@@ -267,3 +267,24 @@ def test_reader_reads_exactly_the_public_relations_and_ingest_writes_every_table
     writable = {name for name, kind, _, insert in rels if kind == "r" and insert}
     tables = {name for name, kind, _, _ in rels if kind == "r"}
     assert writable == tables - {"schema_migrations"}
+
+
+def test_the_catch_up_example_in_consumers_md_returns_every_row_once(cli, conn, db_url) -> None:
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "consumers.md").read_text()
+    (block,) = [b.split("```", 1)[0] for b in text.split("```python")[1:] if "def catch_up" in b]
+    definition = block.split("\nwith psycopg.connect")[0]  # the function, without the example's connection
+    namespace: dict = {}
+    exec(compile(definition, "consumers.md", "exec"), namespace)  # runs our own documentation
+    catch_up = namespace["catch_up"]
+
+    _ingest(cli, SIS)
+    seen: list[int] = []
+    with psycopg.connect(db_url, autocommit=True) as reader:
+        reader.execute("SET ROLE wirefeed_reader")
+        cursor = catch_up(reader, 0, lambda row: seen.append(row[1]))
+        _ingest(cli, ALLAFRICA, AHRAM)
+        cursor = catch_up(reader, cursor, lambda row: seen.append(row[1]))
+        assert catch_up(reader, cursor, lambda row: seen.append(row[1])) == cursor  # nothing new: no move
+    assert sorted(seen) == [r[0] for r in conn.execute("SELECT id FROM articles ORDER BY id")]
