@@ -5,7 +5,7 @@ Creates one scratch database per size (``wirefeed_bench_dedupe_<size>``, dropped
 ``article_fingerprints`` row (random signature) and BANDS + LEAD_KEYS + 1 ``article_bands`` rows each, 2% of
 the keys drawn from a small pool of "hot" values (template leads, common titles) so the per-key cap is
 exercised. The sizes are then measured in alternation, round after round, so a busy machine slows each
-alike. At each size it measures, for the labelled corpus (tests/data/stories: 32 texts, 11 of
+alike. At each size it measures, for the labelled corpus (tests/data/stories: 33 texts, 12 of
 which are copies of earlier ones):
 
 * lookup: ``stories.find_candidates`` alone (index-only scans on article_bands + signature prefilter), with
