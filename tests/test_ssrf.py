@@ -160,3 +160,20 @@ def test_slow_dns_is_cut_at_the_connect_timeout(monkeypatch: pytest.MonkeyPatch)
                         settings=settings)
     assert info.value.kind == "dns" and "took longer than" in str(info.value)
     assert time.monotonic() - t0 < 1.0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1]:9/feed",  # IPv6 loopback literal
+        "http://[::ffff:127.0.0.1]:9/feed",  # IPv4-mapped loopback literal
+        "http://0.0.0.0:9/feed",  # unspecified: reaches local services on Linux
+        "http://2130706433:9/feed",  # 127.0.0.1 written as one decimal number
+        "http://0x7f.1:9/feed",  # 127.0.0.1 in inet_aton shorthand
+        "http://169.254.169.254/latest/meta-data/",  # cloud metadata
+    ],
+)
+def test_loopback_spellings_refused(url: str) -> None:
+    with pytest.raises(PermanentFetchError) as info:
+        fetch(url, allow=False)
+    assert info.value.kind == "ssrf"
