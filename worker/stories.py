@@ -31,7 +31,8 @@ from worker.models import Article
 SCHEME = 1  # bump when the fingerprint parameters change (old rows are then re-fingerprinted on update)
 LOCK_NAMESPACE = 0x53545259  # "STRY": classid of the per-key pg_advisory_xact_lock(int, int)
 GLOBAL_LOCK_NAMESPACE = 0x53544741  # "STGA": the batch-wide lock (shared normally, exclusive for big batches)
-MAX_KEY_LOCKS = 512  # a batch with more distinct lock keys than this takes the exclusive lock instead
+MAX_KEY_LOCKS = 256  # more distinct keys than this (≈7 articles): one exclusive lock instead (the shared lock
+# table holds max_locks_per_transaction × max_connections = 6,400 locks by default, for every backend together)
 CANDIDATES_PER_KEY = 20  # newest articles read per key: a hot key (template, common title) stays cheap
 PREFILTER_JACCARD = 0.3  # estimated from signatures, before the exact check
 PREFILTER_CONTAINMENT = 0.6
