@@ -25,7 +25,7 @@ from worker.settings import Settings
 from worker.store import articles as article_store
 from worker.store import feeds as feed_store
 from worker.store import fetches as fetch_store
-from worker.stories import assign_stories, refresh_stories
+from worker.stories import assign_stories
 
 
 @dataclass(slots=True)
@@ -157,9 +157,9 @@ def process_body(
             kind = reason.split(":", 1)[0][:80]
             report.skip_kinds[kind] = report.skip_kinds.get(kind, 0) + 1
         batch = article_store.store_batch(conn, feed_id, articles, known)
-        story_of = {aid: link.story_id for aid, link in assign_stories(conn, batch.new).items()}
-        if batch.changed:
-            refresh_stories(conn, batch.changed)
+        # new and changed articles take their story locks in one sorted pass (two passes could deadlock)
+        links = assign_stories(conn, batch.new, changed=batch.changed)
+        story_of = {aid: link.story_id for aid, link in links.items()}
         report.new_articles = len(batch.new)
         report.duplicates += batch.duplicates
         report.updated = batch.updated
