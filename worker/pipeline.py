@@ -163,7 +163,7 @@ def process_body(
         report.new_articles = len(batch.new)
         report.duplicates += batch.duplicates
         report.updated = batch.updated
-        report.near_duplicates = sum(1 for aid, sid in story_of.items() if sid != aid)
+        report.near_duplicates = sum(1 for aid, _ in batch.new if story_of.get(aid, aid) != aid)
         sched = fetch_state.schedule_after_parse(settings, feed, parsed, len(batch.new), now, cache_max_age)
         when, interval = sched.at, sched.interval
         if fetch_id:
