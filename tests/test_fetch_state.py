@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -328,3 +329,13 @@ def test_301_onto_an_already_subscribed_url_disables_the_duplicate(conn, setting
     assert state["url"] == old and state["disabled_at"] is not None
     assert f"already subscribed as feed {existing}" in state["disabled_reason"]
     assert feed(conn, existing)["disabled_at"] is None
+
+
+def test_sync_fetch_spaces_requests_to_one_host(conn, srv: FeedServer, cli) -> None:
+    ids = [add(conn, srv.route(f"/f{i}", Route(body=rss(f"s{i}")))) for i in range(3)]
+    r = cli("fetch", "--sync", *map(str, ids))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("1 new") == 3
+    times = sorted(h.at for h in srv.hits)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(times) == 3 and min(gaps) >= 0.9  # the host's minimum gap (1 s), shared through Redis
