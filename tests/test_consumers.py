@@ -28,6 +28,21 @@ def _ingest(cli, *paths) -> None:
     assert r.returncode == 0, r.stderr
 
 
+@pytest.fixture()
+def ingest(db_url, settings):
+    """The pipeline in this process (what `wirefeed ingest` runs, without a process start per call)."""
+    from worker import pipeline
+    from worker.db import connect
+
+    def run(*paths) -> None:
+        with connect(db_url) as c:
+            for p in paths:
+                rep = pipeline.ingest_file(c, settings, p)
+                assert rep.status == "ok", rep.error
+
+    return run
+
+
 # --- NOTIFY --------------------------------------------------------------------------------------
 
 def test_notify_received_by_a_listener_after_ingest(cli, conn, db_url) -> None:
@@ -42,8 +57,8 @@ def test_notify_received_by_a_listener_after_ingest(cli, conn, db_url) -> None:
     assert got[0]["articles"] == [{"id": aid, "story_id": sid} for aid, sid, _ in rows]
 
 
-def test_no_notify_when_nothing_new(cli, conn, db_url) -> None:
-    _ingest(cli, SIS)
+def test_no_notify_when_nothing_new(cli, ingest, conn, db_url) -> None:
+    ingest(SIS)
     with psycopg.connect(db_url, autocommit=True) as listener:
         listener.execute("LISTEN wirefeed_articles")
         _ingest(cli, "--force", SIS)  # re-processed, every item known: no new rows, no message
@@ -52,12 +67,12 @@ def test_no_notify_when_nothing_new(cli, conn, db_url) -> None:
 
 # --- the cursor ----------------------------------------------------------------------------------
 
-def test_cursor_catch_up_returns_exactly_the_new_rows(cli, conn) -> None:
-    _ingest(cli, SIS)
+def test_cursor_catch_up_returns_exactly_the_new_rows(ingest, conn) -> None:
+    ingest(SIS)
     cursor = conn.execute("SELECT max(ingest_seq) FROM articles").fetchone()[0]
     before = {r[0] for r in conn.execute("SELECT id FROM articles")}
     conn.commit()
-    _ingest(cli, ALLAFRICA, AHRAM)
+    ingest(ALLAFRICA, AHRAM)
     caught = [r[0] for r in conn.execute("SELECT id FROM articles WHERE ingest_seq > %s ORDER BY ingest_seq",
                                          (cursor,))]
     after = {r[0] for r in conn.execute("SELECT id FROM articles")}
@@ -128,8 +143,8 @@ def test_ts_config_mapping(conn, lang: str | None, config: str) -> None:
     assert conn.execute("SELECT wirefeed_ts_config(%s)::text", (lang,)).fetchone()[0] == config
 
 
-def test_full_text_query_finds_the_cairo_report_by_haftar(cli, conn) -> None:
-    _ingest(cli, SIS, ALLAFRICA, AHRAM)
+def test_full_text_query_finds_the_cairo_report_by_haftar(ingest, conn) -> None:
+    ingest(SIS, ALLAFRICA, AHRAM)
     rows = conn.execute(
         """SELECT a.title, a.story_id, ts_rank(a.search, q) AS rank
            FROM articles a, websearch_to_tsquery('english', 'Haftar') q
@@ -176,8 +191,8 @@ def test_search_follows_a_title_change_and_survives_a_huge_text(conn) -> None:
 
 # --- roles ---------------------------------------------------------------------------------------
 
-def test_reader_role_can_select_and_cannot_write(cli, conn) -> None:
-    _ingest(cli, SIS)
+def test_reader_role_can_select_and_cannot_write(ingest, conn) -> None:
+    ingest(SIS)
     conn.execute("SET ROLE wirefeed_reader")
     for table in ("feeds", "articles", "article_sightings", "stories"):
         assert conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0] > 0
@@ -240,8 +255,8 @@ def _doc_sql_blocks() -> list[str]:
     return [b for b in blocks if b.lstrip().upper().startswith(("SELECT", "--"))]
 
 
-def test_every_sql_example_in_consumers_md_runs_as_the_reader(cli, conn) -> None:
-    _ingest(cli, SIS, ALLAFRICA, AHRAM)
+def test_every_sql_example_in_consumers_md_runs_as_the_reader(ingest, conn) -> None:
+    ingest(SIS, ALLAFRICA, AHRAM)
     blocks = _doc_sql_blocks()
     assert len(blocks) >= 3
     conn.execute("SET ROLE wirefeed_reader")
@@ -269,7 +284,7 @@ def test_reader_reads_exactly_the_public_relations_and_ingest_writes_every_table
     assert writable == tables - {"schema_migrations"}
 
 
-def test_the_catch_up_example_in_consumers_md_returns_every_row_once(cli, conn, db_url) -> None:
+def test_the_catch_up_example_in_consumers_md_returns_every_row_once(ingest, conn, db_url) -> None:
     from tests.conftest import ROOT
 
     text = (ROOT / "docs" / "consumers.md").read_text()
@@ -279,12 +294,12 @@ def test_the_catch_up_example_in_consumers_md_returns_every_row_once(cli, conn, 
     exec(compile(definition, "consumers.md", "exec"), namespace)  # runs our own documentation
     catch_up = namespace["catch_up"]
 
-    _ingest(cli, SIS)
+    ingest(SIS)
     seen: list[int] = []
     with psycopg.connect(db_url, autocommit=True) as reader:
         reader.execute("SET ROLE wirefeed_reader")
         cursor = catch_up(reader, 0, lambda row: seen.append(row[1]))
-        _ingest(cli, ALLAFRICA, AHRAM)
+        ingest(ALLAFRICA, AHRAM)
         cursor = catch_up(reader, cursor, lambda row: seen.append(row[1]))
         assert catch_up(reader, cursor, lambda row: seen.append(row[1])) == cursor  # nothing new: no move
     assert sorted(seen) == [r[0] for r in conn.execute("SELECT id FROM articles ORDER BY id")]
