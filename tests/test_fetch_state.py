@@ -338,4 +338,5 @@ def test_sync_fetch_spaces_requests_to_one_host(conn, srv: FeedServer, cli) -> N
     assert r.stdout.count("1 new") == 3
     times = sorted(h.at for h in srv.hits)
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert len(times) == 3 and min(gaps) >= 0.9  # the host's minimum gap (1 s), shared through Redis
+    # the host's minimum gap (1 s) is kept between slot grants; the server sees it minus connect jitter
+    assert len(times) == 3 and min(gaps) >= 0.75
