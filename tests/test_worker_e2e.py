@@ -17,7 +17,7 @@ def _count(url: str, sql: str) -> int:
         return int(c.execute(sql).fetchone()[0])
 
 
-def test_enqueued_fetch_lands_rows_through_a_real_worker(cli, db_url, fixture_server, celery_worker) -> None:
+def test_enqueued_fetch_lands_rows_through_a_real_worker(cli, conn, db_url, fixture_server, celery_worker) -> None:
     for name in ("sis-gov-eg.rss", "allafrica-egypt.rss", "ahram-online.atom"):
         r = cli("feeds", "add", f"{fixture_server}/{name}")
         assert r.returncode == 0, r.stderr
@@ -38,7 +38,7 @@ def test_enqueued_fetch_lands_rows_through_a_real_worker(cli, db_url, fixture_se
     assert _count(db_url, "SELECT count(*) FROM article_sightings") == 4
 
 
-def test_beat_schedules_due_feeds_from_postgres(cli, env, db_url, fixture_server, celery_worker, tmp_path: Path) -> None:  # noqa: E501
+def test_beat_schedules_due_feeds_from_postgres(cli, conn, env, db_url, fixture_server, celery_worker, tmp_path: Path) -> None:  # noqa: E501
     """beat → schedule_due_feeds claims due feeds in PostgreSQL and enqueues them; no manual fetch."""
     r = cli("feeds", "add", f"{fixture_server}/sis-gov-eg.rss")
     assert r.returncode == 0, r.stderr
