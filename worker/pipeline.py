@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import xxhash
 
 from worker import fetch_state
 from worker.errors import InputError, TooLargeError, WirefeedError
+from worker.fetch import body_hash
 from worker.models import RawEntry
 from worker.normalize import entry_hash, entry_key, normalize_entries
 from worker.parse import parse_feed
+from worker.schedule import backoff
 from worker.settings import Settings
 from worker.store import articles as article_store
 from worker.store import feeds as feed_store
@@ -52,10 +53,6 @@ class IngestReport:
         return asdict(self)
 
 
-def body_hash(body: bytes) -> str:
-    return xxhash.xxh3_128_hexdigest(body)
-
-
 def _dedupe_keys(raws: list[RawEntry]) -> list[tuple[str, RawEntry]]:
     """Key each entry; a guid repeated inside one feed keeps its first occurrence only."""
     seen: set[str] = set()
@@ -76,8 +73,10 @@ def next_fetch(settings: Settings, poll_interval: int | None = None) -> tuple[da
 def record_error(conn: psycopg.Connection, settings: Settings, feed_id: int, err: WirefeedError,
                  *, retry_after: float | None = None, disable_reason: str | None = None) -> None:
     """Keep a failure on the feed (own transaction), with a retry time; never raises for a missing feed."""
-    delay = max(retry_after or 0, settings.min_interval)
     with conn.transaction():
+        feed = feed_store.get_feed(conn, feed_id, lock=True)
+        failures = (feed["error_count"] if feed else 0) + 1
+        delay = backoff(failures, base=settings.min_interval, cap=settings.max_interval, retry_after=retry_after)
         feed_store.record_failure(
             conn, feed_id, kind=err.kind, message=err.reason,
             next_fetch_at=datetime.now(UTC) + timedelta(seconds=delay), disable_reason=disable_reason,

@@ -84,8 +84,8 @@ class HostPoliteness:
     def from_settings(cls, settings: Settings, *, max_wait: float = 0.0) -> HostPoliteness:
         return cls(
             client=redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2),
-            max_in_flight=int(getattr(settings, "host_max_in_flight", 2)),
-            min_gap=float(getattr(settings, "host_min_gap", 1.0)),
+            max_in_flight=settings.host_max_in_flight,
+            min_gap=settings.host_min_gap,
             lease=settings.fetch_deadline + 30,
             max_wait=max_wait,
         )

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     schedule_every: float = Field(30.0, alias="WIREFEED_SCHEDULE_EVERY_SECONDS", gt=0)
     schedule_batch: int = Field(500, alias="WIREFEED_SCHEDULE_BATCH", gt=0)
     disable_after_errors: int = Field(20, alias="WIREFEED_DISABLE_AFTER_ERRORS", gt=0)
+    host_max_in_flight: int = Field(2, alias="WIREFEED_HOST_MAX_IN_FLIGHT", gt=0)
+    host_min_gap: float = Field(1.0, alias="WIREFEED_HOST_MIN_GAP_SECONDS", ge=0)
+    fetch_history_days: int = Field(30, alias="WIREFEED_FETCH_HISTORY_DAYS", gt=0)
 
     # delivery (issue 6): time limits per task, broker visibility timeout, poison threshold
     task_soft_time_limit: int = Field(300, alias="WIREFEED_TASK_SOFT_TIME_LIMIT_SECONDS", ge=0)  # 0: none

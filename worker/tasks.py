@@ -185,7 +185,7 @@ def schedule_due_feeds() -> int:
 def prune_fetch_history() -> int:
     """Daily: drop fetch history older than WIREFEED_FETCH_HISTORY_DAYS (each feed keeps its newest 20)."""
     settings = get_settings()
-    days = int(getattr(settings, "fetch_history_days", 30))
+    days = settings.fetch_history_days
     with pooled(settings.database_url) as conn:
         return fetch_store.prune_fetches(conn, older_than=datetime.now(UTC) - timedelta(days=days))
 

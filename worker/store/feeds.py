@@ -185,10 +185,3 @@ def enable_feed(conn: psycopg.Connection, feed_id: int) -> bool:
     ).fetchone()
     return row is not None
 
-
-def move_feed(conn: psycopg.Connection, feed_id: int, new_url: str) -> None:
-    """A permanent redirect: the feed takes the new URL (unless another feed already has it)."""
-    conn.execute(
-        "UPDATE feeds SET url = %s WHERE id = %s AND NOT EXISTS (SELECT 1 FROM feeds WHERE url = %s)",
-        (new_url, feed_id, new_url),
-    )
