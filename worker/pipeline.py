@@ -156,23 +156,27 @@ def process_body(
             kind = reason.split(":", 1)[0][:80]
             report.skip_kinds[kind] = report.skip_kinds.get(kind, 0) + 1
         batch = article_store.store_batch(conn, feed_id, articles, known)
-        # new and changed articles take their story locks in one sorted pass (two passes could deadlock)
-        links = assign_stories(conn, batch.new, changed=batch.changed)
-        story_of = {aid: link.story_id for aid, link in links.items()}
-        report.new_articles = len(batch.new)
-        report.duplicates += batch.duplicates
-        report.updated = batch.updated
-        report.near_duplicates = sum(1 for aid, _ in batch.new if story_of.get(aid, aid) != aid)
-        sched = fetch_state.schedule_after_parse(settings, feed, parsed, len(batch.new), now, cache_max_age)
-        when, interval = sched.at, sched.interval
-        if fetch_id:
-            fetch_store.set_entries(conn, fetch_id, seen=report.entries, new=report.new_articles)
-        feed_store.record_success(
-            conn, feed_id, next_fetch_at=when, poll_interval=interval, title=parsed.meta.title,
-            site_url=parsed.meta.site_url, language=parsed.meta.language, etag=etag,
-            last_modified=last_modified, body_hash=bhash, new_entries=len(batch.new),
-        )
-        article_store.notify_new(conn, feed_id, [(aid, story_of.get(aid)) for aid, _ in batch.new])
+        # From here on only statements whose results are not needed right away, but for the story lookups:
+        # pipeline mode sends them without waiting for each answer, which shortens the time the story
+        # locks are held (a batch of 50 takes the batch-wide one) and saves a round trip per statement.
+        with conn.pipeline():
+            # new and changed articles take their story locks in one sorted pass (two passes could deadlock)
+            links = assign_stories(conn, batch.new, changed=batch.changed)
+            story_of = {aid: link.story_id for aid, link in links.items()}
+            report.new_articles = len(batch.new)
+            report.duplicates += batch.duplicates
+            report.updated = batch.updated
+            report.near_duplicates = sum(1 for aid, _ in batch.new if story_of.get(aid, aid) != aid)
+            sched = fetch_state.schedule_after_parse(settings, feed, parsed, len(batch.new), now, cache_max_age)
+            when, interval = sched.at, sched.interval
+            if fetch_id:
+                fetch_store.set_entries(conn, fetch_id, seen=report.entries, new=report.new_articles)
+            feed_store.record_success(
+                conn, feed_id, next_fetch_at=when, poll_interval=interval, title=parsed.meta.title,
+                site_url=parsed.meta.site_url, language=parsed.meta.language, etag=etag,
+                last_modified=last_modified, body_hash=bhash, new_entries=len(batch.new),
+            )
+            article_store.notify_new(conn, feed_id, [(aid, story_of.get(aid)) for aid, _ in batch.new])
     report.duration_s = round(time.perf_counter() - started, 4)
     return report
 
