@@ -19,6 +19,7 @@ _SIZE = re.compile(r"^== ([\d,]+) stored articles")
 _LOOKUP = re.compile(r"lookup per article: median ([\d.]+) ms, p95 ([\d.]+) ms")
 _ASSIGN = re.compile(r"assign per article: median ([\d.]+) ms, p95 ([\d.]+) ms")
 _FP = re.compile(r"fingerprint: ([\d,.]+) texts/s")
+_BUFFERS = re.compile(r"buffers touched by one lookup[^:]*: (\d+)")
 
 
 def dedupe(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)) -> dict[str, Any]:
@@ -36,6 +37,8 @@ def dedupe(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)) -> dict[str, A
             out["sizes"][current].update(lookup_ms=float(m.group(1)), lookup_p95_ms=float(m.group(2)))
         elif current is not None and (m := _ASSIGN.search(line)):
             out["sizes"][current].update(assign_ms=float(m.group(1)), assign_p95_ms=float(m.group(2)))
+        elif current is not None and (m := _BUFFERS.search(line)):
+            out["sizes"][current].update(buffers=int(m.group(1)))
     return out
 
 
