@@ -86,7 +86,7 @@ def _ingest(url: str, paths: list[Path], *, profile: bool = False, stages: bool 
         rest = paths[1:]
         saved_assign = pipeline.assign_stories
         if no_stories:
-            def own_story(c: psycopg.Connection, new: list[tuple[int, Any]]) -> dict[int, Any]:
+            def own_story(c: psycopg.Connection, new: list[tuple[int, Any]], **_: Any) -> dict[int, Any]:
                 c.execute("UPDATE articles SET story_id = id WHERE id = ANY(%s)", ([aid for aid, _ in new],))
                 return {}
 
