@@ -31,9 +31,15 @@ _xxh = xxhash.xxh3_64_intdigest
 MIN_WORDS_FOR_TEXT_HASH = 25
 
 
+def _words(text: str) -> list[str]:
+    if not unicodedata.is_normalized("NFKC", text):  # a C-speed check; most texts are already NFKC
+        text = unicodedata.normalize("NFKC", text)
+    return _WORD.findall(text.casefold())
+
+
 def text_key(text: str) -> str:
     """The normalised form the content hash is taken over: NFKC, case-folded words joined by spaces."""
-    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
+    return " ".join(_words(text))
 
 
 def content_hash(text: str, title: str = "", url: str | None = None) -> str:
@@ -43,8 +49,9 @@ def content_hash(text: str, title: str = "", url: str | None = None) -> str:
     article. Short texts (teasers, empty bodies) would collide across unrelated items, so the title
     and URL are mixed in.
     """
-    key = text_key(text)
-    if len(key.split()) < MIN_WORDS_FOR_TEXT_HASH:
+    words = _words(text)
+    key = " ".join(words)
+    if len(words) < MIN_WORDS_FOR_TEXT_HASH:
         key = "\x1f".join((text_key(title), url or "", key))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
