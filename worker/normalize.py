@@ -292,6 +292,32 @@ def normalize_entries(
     return articles, skipped
 
 
+MAX_LEARNED_KEYS = 50  # a feed's learned boilerplate is a handful of lines, never a text archive
+MAX_LEARNED_CHARS = 400  # standing footers and "subscribe" lines are short; long paragraphs are never learned
+
+
+def apply_learned_boilerplate(articles: list[Article], known: frozenset[str] = frozenset()) -> frozenset[str]:
+    """Drop paragraphs that repeat across many items of one feed (``boilerplate.repeated_paragraphs`` over
+    this batch, plus the feed's ``known`` keys from earlier batches) from each article's text, re-keying its
+    content hash. Returns the feed's learned keys after this batch. Never empties an article."""
+    paragraph_lists = [a.content_text.split("\n\n") for a in articles]
+    learned = set(known)
+    if len(articles) >= 3:  # earlier keys are proven across batches; new ones join while there is room
+        short = [[p for p in paras if len(p) <= MAX_LEARNED_CHARS] for paras in paragraph_lists]
+        for key in sorted(boilerplate.repeated_paragraphs(short) - learned):
+            if len(learned) >= MAX_LEARNED_KEYS:
+                break
+            learned.add(key)
+    if not learned:
+        return frozenset()
+    for a, paras in zip(articles, paragraph_lists, strict=True):
+        kept = [p for p in paras if len(p) > MAX_LEARNED_CHARS or dedupe.text_key(p) not in learned]
+        if kept and len(kept) < len(paras):
+            a.content_text = "\n\n".join(kept)
+            a.content_hash = dedupe.content_hash(a.content_text, a.title, a.url)
+    return frozenset(learned)
+
+
 def _safe_key(raw: RawEntry, index: int) -> str:
     try:
         return entry_key(raw)

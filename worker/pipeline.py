@@ -19,7 +19,7 @@ from worker import fetch_state
 from worker.errors import InputError, TooLargeError, WirefeedError
 from worker.fetch import body_hash
 from worker.models import RawEntry
-from worker.normalize import entry_hash, entry_key, normalize_entries
+from worker.normalize import apply_learned_boilerplate, entry_hash, entry_key, normalize_entries
 from worker.parse import parse_feed
 from worker.schedule import backoff
 from worker.settings import Settings
@@ -150,6 +150,10 @@ def process_body(
         default_tz = (feed or {}).get("default_tz") or settings.default_timezone
         articles, skipped = normalize_entries(
             changed, parsed.meta, now, default_tz=default_tz, future_skew_seconds=settings.future_skew_seconds)
+        known_boilerplate = frozenset((feed or {}).get("boilerplate_keys") or ())
+        learned = apply_learned_boilerplate(articles, known_boilerplate)
+        if learned != known_boilerplate:
+            feed_store.set_boilerplate_keys(conn, feed_id, learned)
         report.skipped = len(skipped)
         report.skip_reasons = [f"{key}: {reason}" for key, reason in skipped][:20]
         for _key, reason in skipped:

@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 FEED_COLUMNS = (
     "id, url, title, site_url, language, default_tz, etag, last_modified, body_hash, last_fetched_at, "
     "last_success_at, last_new_entry_at, next_fetch_at, poll_interval, claimed_until, error_count, "
-    "last_error, last_error_kind, last_error_at, disabled_at, disabled_reason, created_at"
+    "last_error, last_error_kind, last_error_at, disabled_at, disabled_reason, created_at, boilerplate_keys"
 )
 
 
@@ -185,3 +185,7 @@ def enable_feed(conn: psycopg.Connection, feed_id: int) -> bool:
     ).fetchone()
     return row is not None
 
+
+def set_boilerplate_keys(conn: psycopg.Connection, feed_id: int, keys: frozenset[str]) -> None:
+    """Remember the paragraphs learned as this feed's boilerplate (see normalize.apply_learned_boilerplate)."""
+    conn.execute("UPDATE feeds SET boilerplate_keys = %s WHERE id = %s", (sorted(keys), feed_id))
