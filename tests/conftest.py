@@ -180,13 +180,18 @@ def celery_worker(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Po
         _wait_worker_ready(env, proc, tmp_path / "worker.log")
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """SIGTERM (a warm shutdown for Celery), then SIGKILL if it has not exited within ``timeout``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_worker_ready(env: dict[str, str], proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ROOT, _wait_worker_ready, wait_for
+from tests.conftest import ROOT, _wait_worker_ready, stop_process, wait_for
 from tests.ops_helpers import free_port
 from worker import metrics
 
@@ -37,12 +37,7 @@ def metrics_worker(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, P
             _wait_worker_ready(env, proc, log_path)
             yield port, log_path
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -6,7 +6,13 @@ import pytest
 
 from worker.urls import canonicalize_url, is_tracking_param
 
+_LONG_PATH = "/" + "a" * 2100
+
 CASES = [
+    # longer than MAX_URL_LENGTH (2,048): not an article address, and over PostgreSQL's btree row limit
+    ("https://example.com" + _LONG_PATH, None, None),
+    # exactly at the bound: kept
+    ("https://example.com/" + "b" * 2028, None, "https://example.com/" + "b" * 2028),
     # scheme and host are lower-cased, default port dropped, empty path becomes "/"
     ("HTTP://Example.COM:80", None, "http://example.com/"),
     # https default port dropped, other ports kept

@@ -139,8 +139,9 @@ def repair_utf8(body: bytes, charset: str | None = None) -> bytes:
 
     feedparser re-reads a whole feed as Windows-1252 when one byte is not UTF-8, turning every accented
     character of a UTF-8 feed into mojibake. When the body (declared UTF-8, or undeclared) holds at least as
-    many valid multi-byte characters as invalid bytes, it is UTF-8 with damage: keep it UTF-8. A body with no
-    valid multi-byte characters is left alone (really Windows-1252 or Latin-1: feedparser's fallback is right).
+    many valid multi-byte characters as invalid bytes, or at least two of them, it is UTF-8 with damage: keep it
+    UTF-8 (Windows-1252 text mislabelled as UTF-8 practically never forms a valid multi-byte sequence, let alone
+    two). A body with fewer is left alone (really Windows-1252 or Latin-1: feedparser's fallback is right).
     """
     if charset and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
         return body
@@ -155,7 +156,8 @@ def repair_utf8(body: bytes, charset: str | None = None) -> bytes:
     text = body.decode("utf-8", errors="replace")
     bad = text.count("\ufffd")
     non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
-    if non_ascii - bad >= bad:
+    valid_multibyte = non_ascii - bad
+    if valid_multibyte >= min(bad, 2):
         return text.encode("utf-8")
     return body
 

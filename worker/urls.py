@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-__all__ = ["TRACKING_PARAMS", "TRACKING_PREFIXES", "canonicalize_url", "is_tracking_param"]
+__all__ = ["MAX_URL_LENGTH", "TRACKING_PARAMS", "TRACKING_PREFIXES", "canonicalize_url", "is_tracking_param"]
 
 # Exact parameter names (compared lower-case) that only say where a click came from.
 TRACKING_PARAMS: frozenset[str] = frozenset(
@@ -41,6 +41,9 @@ TRACKING_PARAMS: frozenset[str] = frozenset(
 TRACKING_PREFIXES: tuple[str, ...] = ("utm_", "pk_", "mtm_", "matomo_", "hsa_", "__s", "itm_", "stm_")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Longer is no article's address (browsers and crawlers stop near 2,000 characters) and would overflow
+# PostgreSQL's btree row limit (~2.7 KB) on the unique index of articles.url.
+MAX_URL_LENGTH = 2048
 _CTRL = re.compile(r"[\x00-\x20\x7f]")
 _PCT = re.compile(r"%[0-9a-fA-F]{2}")
 # characters that must be percent-encoded in a path or query we hand on (spaces, quotes, non-ASCII, ...)
@@ -149,7 +152,8 @@ def canonicalize_url(url: str, base: str | None = None) -> str | None:
     path = _quote_unsafe(path)
     query = _quote_unsafe(_clean_query(parts.query)) if parts.query else ""
     fragment = parts.fragment if parts.fragment.startswith("!") else ""
-    return urlunsplit((scheme, netloc, path, query, _quote_unsafe(fragment)))
+    canonical = urlunsplit((scheme, netloc, path, query, _quote_unsafe(fragment)))
+    return canonical if len(canonical) <= MAX_URL_LENGTH else None
 
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")

@@ -97,9 +97,7 @@ CASES = [
     ("deep_nesting", "refused"),  # 100,000 nested elements: refused as a nesting bomb
     ("megabyte_title", "either"),  # a 5 MB title: stored bounded, or refused
     ("duplicate_guids", "cleaned"),  # the same guid twice in one feed: first occurrence kept
-    pytest.param("invalid_utf8", "cleaned", marks=pytest.mark.xfail(strict=True, reason=(
-        "known bug (reported to the lead): one invalid byte sequence in a UTF-8 feed makes feedparser decode "
-        "the whole body as windows-1252, so every non-ASCII character is stored as mojibake (café → cafÃ©)"))),
+    ("invalid_utf8", "cleaned"),
     # ^ bytes that are not UTF-8 in a UTF-8 feed: should be replaced, the valid text around them kept
     ("nul_bytes", "cleaned"),  # NUL bytes: removed (PostgreSQL refuses them in text)
     ("lone_surrogate", "cleaned"),  # &#xD800; &#0; &#x110000;: dropped or replaced
@@ -232,9 +230,6 @@ def test_body_over_the_size_limit_is_refused(env, db_url, conn, tmp_path: Path) 
     assert run.peak_mb < RSS_LIMIT_MB
 
 
-@pytest.mark.xfail(strict=True, reason="known bug (reported to the lead): a canonical URL over ~2.7 KB makes "
-                   "PostgreSQL refuse the articles_url_key index row (ProgramLimitExceeded); the whole feed fails "
-                   "with a traceback. Remove this mark when normalize/store bound the URL.")
 def test_item_with_a_nine_kilobyte_url(env, db_url, conn, tmp_path: Path) -> None:
     bad = tmp_path / "long_url.xml"
     bad.write_bytes(case_body("long_url"))
