@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -70,17 +69,25 @@ def run_memory(paths: list[Path], checkpoint: int = 10_000, db_name: str = "wire
     """One ``wirefeed ingest`` over all ``paths``; VmHWM sampled twice a second beside the stored entry count."""
     url = create_db(db_name)
     marks: list[tuple[float, int, int]] = []  # (elapsed, sightings stored, VmHWM KiB)
-    lock = threading.Lock()
-    try:
-        with psycopg.connect(url, autocommit=True) as watch:
-            def on_sample(elapsed: float, hwm: int) -> None:
-                with lock:
-                    n = watch.execute("SELECT count(*) FROM article_sightings").fetchone()[0]  # type: ignore[index]
-                    marks.append((elapsed, int(n), hwm))
+    watch: list[psycopg.Connection] = []
 
-            run, doc = _ingest(url, paths, sample_every=0.5, on_sample=on_sample)
-            final = int(watch.execute("SELECT count(*) FROM article_sightings").fetchone()[0])  # type: ignore[index]
+    def stored() -> int:
+        if not watch or watch[0].closed:
+            watch[:] = [psycopg.connect(url, autocommit=True, connect_timeout=5)]
+        return int(watch[0].execute("SELECT count(*) FROM article_sightings").fetchone()[0])  # type: ignore[index]
+
+    def on_sample(elapsed: float, hwm: int) -> None:
+        try:
+            marks.append((elapsed, stored(), hwm))
+        except psycopg.Error:  # the sample is lost, not the run
+            watch.clear()
+
+    try:
+        run, doc = _ingest(url, paths, sample_every=0.5, on_sample=on_sample)
+        final = stored()
     finally:
+        for c in watch:
+            c.close()
         drop_db(db_name)
     at_checkpoint = next(((e, n, h) for e, n, h in marks if n >= checkpoint), None)
     summary = _summary(run, doc)
