@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -108,8 +108,19 @@ def redis_url() -> Iterator[str]:
         client.set(_REDIS_LOCK, token, ex=7200)
 
     reset()
+    _redis_resets[url] = reset
     yield url
     client.flushdb()
+
+
+_redis_resets: dict[str, Callable[[], None]] = {}
+
+
+@pytest.fixture()
+def clean_redis(redis_url: str) -> str:
+    """This session's Redis database emptied before the test (queues, unacked messages, heartbeats)."""
+    _redis_resets[redis_url]()
+    return redis_url
 
 
 @pytest.fixture()

@@ -13,8 +13,8 @@ from worker import status
 
 
 @pytest.fixture()
-def broker(redis_url: str):
-    client = redis.Redis.from_url(redis_url)
+def broker(clean_redis: str):
+    client = redis.Redis.from_url(clean_redis)
     yield client
     client.delete("fetch", "fetch\x06\x163", "process", status.BEAT_HEARTBEAT_KEY)
     client.close()
