@@ -451,6 +451,14 @@ def render(r: dict[str, Any]) -> str:
               f"at the end ({mm['stored_sightings']:,} stored): **{_f(mm['final_peak_rss_mib'], 1)} MiB** "
               f"(ratio {_f(mm['rss_ratio'], 2)}). Rate up to the checkpoint {_f(mm['rate_to_checkpoint'])} entries/s, "
               f"after it {_f(mm['rate_after_checkpoint'])} entries/s.\n")
+            g = mm.get("growth_at")
+            if g:
+                w(f"The peak first rose more than 2% above the checkpoint's at {g[0]} s, with {g[1]:,} entries stored "
+                  f"({g[2]:,} KiB).\n")
+            elif mm.get("rss_ratio") and mm["rss_ratio"] > 1.02 and mm["samples"]:
+                e, n, _h = mm["samples"][-1]
+                w(f"Up to the last sample ({e} s, {n:,} entries stored) the peak stayed at the checkpoint's; it rose "
+                  f"in the last {mm['wall_s'] - e:.1f} s of the run.\n")
             w("Samples (seconds, entries stored, VmHWM KiB): " + ", ".join(
                 f"({e}, {n:,}, {h:,})" for e, n, h in mm["samples"]) + "\n")
     if "dedupe" in r:

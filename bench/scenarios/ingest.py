@@ -105,6 +105,10 @@ def run_memory(paths: list[Path], checkpoint: int = 10_000, db_name: str = "wire
         "rss_ratio": (run.peak_rss_mib / (at_checkpoint[2] / 1024)) if at_checkpoint else None,
         "rate_to_checkpoint": early_rate,
         "rate_after_checkpoint": late_rate,
-        "samples": [(round(e, 1), n, h) for e, n, h in marks[:: max(1, len(marks) // 40)]],
+        "samples": [(round(e, 1), n, h) for e, n, h in marks[:: max(1, len(marks) // 40)]] + (
+            [(round(marks[-1][0], 1), marks[-1][1], marks[-1][2])] if marks else []),
+        # where the peak grew after the checkpoint (None: it did not, up to the last sample)
+        "growth_at": next(((round(e, 1), n, h) for e, n, h in marks
+                           if at_checkpoint is not None and h > at_checkpoint[2] * 1.02), None),
         "finished_at": time.time(),
     }
