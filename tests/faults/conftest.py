@@ -188,6 +188,19 @@ class Proc:
         self._fh.close()
 
 
+@pytest.fixture(autouse=True)
+def _clean_broker(redis_url: str) -> Iterator[None]:
+    """Killed workers leave unacked and queued messages in this session's Redis db: delete every Celery key
+    after each fault test (the session's lock key stays), so no later test sees them or runs them."""
+    yield
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    keys = [k for k in client.keys("*") if not k.startswith(b"wirefeed:test-session-lock")]
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture()
 def procs(tmp_path: Path) -> Iterator[dict]:
     """Starts workers/beats for a test and always stops them: ``procs["worker"](env)``."""
