@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from worker.errors import NEVER_SWALLOW
+
 __all__ = ["MIN_YEAR", "parse_date", "pick_published", "to_utc"]
 
 MIN_YEAR = 1990
@@ -140,6 +142,8 @@ def _parse_fallback(raw: str) -> datetime | None:
         from feedparser.datetimes import _parse_date  # feedparser's many-format reader (UTC result)
 
         st = _parse_date(raw)
+    except NEVER_SWALLOW:
+        raise
     except Exception:  # the fallback parser is old code; any failure means "unreadable"
         return None
     return struct_to_utc(st)

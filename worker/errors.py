@@ -15,6 +15,13 @@ Every message is one line a person can act on.
 
 from __future__ import annotations
 
+from billiard.exceptions import SoftTimeLimitExceeded
+
+# Exceptions that end the whole task and must never be taken for bad input or a bad item: code that isolates
+# failures with ``except Exception`` re-raises these first. Celery delivers a task's soft time limit as
+# SoftTimeLimitExceeded raised wherever the task happens to be (a signal handler in the pool child).
+NEVER_SWALLOW: tuple[type[BaseException], ...] = (SoftTimeLimitExceeded, MemoryError)
+
 
 class WirefeedError(Exception):
     """Base of every error wirefeed raises on purpose."""

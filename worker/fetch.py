@@ -30,7 +30,7 @@ import httpcore
 import httpx
 import xxhash
 
-from worker.errors import FetchError, PermanentFetchError, TransientFetchError
+from worker.errors import NEVER_SWALLOW, FetchError, PermanentFetchError, TransientFetchError
 from worker.settings import Settings
 from worker.ssrf import VettedBackend, check_scheme
 
@@ -332,6 +332,8 @@ def _fetch(
             check_scheme(current, urlsplit(current).scheme)
             try:
                 response = client.send(client.build_request("GET", current, headers=conditional), stream=True)
+            except NEVER_SWALLOW:
+                raise
             except Exception as exc:
                 raise classify_transport_error(exc, current, settings, time.monotonic() >= deadline) from None
             try:
@@ -362,6 +364,8 @@ def _fetch(
                 if status != 304:
                     body, wire = _read_body(response, headers, current, settings, deadline)
             except FetchError:
+                raise
+            except NEVER_SWALLOW:
                 raise
             except Exception as exc:
                 raise classify_transport_error(exc, current, settings, time.monotonic() >= deadline) from None

@@ -25,7 +25,7 @@ import xxhash
 
 from worker import boilerplate, dedupe
 from worker.dates import pick_published
-from worker.errors import EntryError
+from worker.errors import NEVER_SWALLOW, EntryError
 from worker.html import (
     clean_html_to_paragraphs,
     clean_line,
@@ -286,6 +286,8 @@ def normalize_entries(
             )
         except EntryError as exc:
             skipped.append((_safe_key(raw, i), exc.reason))
+        except NEVER_SWALLOW:
+            raise
         except Exception as exc:  # per-item isolation: count it, keep going
             msg = " ".join(str(exc).split())[:200]
             skipped.append((_safe_key(raw, i), f"unexpected {type(exc).__name__}: {msg}"))
@@ -321,5 +323,7 @@ def apply_learned_boilerplate(articles: list[Article], known: frozenset[str] = f
 def _safe_key(raw: RawEntry, index: int) -> str:
     try:
         return entry_key(raw)
+    except NEVER_SWALLOW:
+        raise
     except Exception:
         return f"#{index}"

@@ -36,7 +36,7 @@ from typing import Any
 import feedparser
 
 from worker import jsonfeed
-from worker.errors import ParseError
+from worker.errors import NEVER_SWALLOW, ParseError
 from worker.models import FeedMeta, ParsedFeed, RawEntry
 
 __all__ = [
@@ -441,6 +441,8 @@ def _parse_xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
         )
     except ParseError:
         raise
+    except NEVER_SWALLOW:
+        raise
     except Exception as exc:  # feedparser raises on a few inputs instead of setting bozo
         raise ParseError(f"feed parser failed: {type(exc).__name__}: {str(exc)[:200]}") from None
     feed = _get(result, "feed") or {}
@@ -464,6 +466,8 @@ def _parse_xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
     for i, e in enumerate(entries):
         try:
             raws.append(_entry(e, url))
+        except NEVER_SWALLOW:
+            raise
         except Exception as exc:  # one odd entry must not lose the feed
             warnings.append(f"entry {i} dropped at parse: {type(exc).__name__}: {str(exc)[:200]}")
     if bozo:

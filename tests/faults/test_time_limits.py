@@ -25,11 +25,6 @@ from billiard.exceptions import SoftTimeLimitExceeded
 
 from tests.faults.conftest import rss
 
-XFAIL = pytest.mark.xfail(strict=True, reason=(
-    "known bug (reported to the lead): `except Exception` in worker/parse.py (around feedparser.parse) and "
-    "worker/normalize.py (normalize_entries' per-item loop) swallows SoftTimeLimitExceeded; fix: re-raise it "
-    "(and MemoryError) before the generic handler"))
-
 
 @contextmanager
 def soft_limit_after(seconds: float) -> Iterator[None]:
@@ -52,7 +47,6 @@ def soft_limit_after(seconds: float) -> Iterator[None]:
 BIG = rss(5, 6000, words=80)
 
 
-@XFAIL
 def test_soft_limit_during_parsing_propagates() -> None:
     from worker.parse import parse_feed
 
@@ -60,7 +54,6 @@ def test_soft_limit_during_parsing_propagates() -> None:
         parse_feed(BIG, "https://example.org/feed")
 
 
-@XFAIL
 def test_soft_limit_during_normalisation_propagates_instead_of_skipping_an_item() -> None:
     from worker.normalize import normalize_entries
     from worker.parse import parse_feed
