@@ -3,10 +3,9 @@
 No test hook exists in production code; two genuine failure paths are driven from outside:
 
 1. A crash loop: a real feed too expensive to process within the task's hard time limit, which this test
-   lowers (WIREFEED_TASK_TIME_LIMIT_SECONDS=3, no soft limit: the parser would turn a
-   SoftTimeLimitExceeded into a ParseError, i.e. bad input, recorded at once). Each delivery the pool
-   child is killed; Celery acks the message as failed and never retries it, and the scheduler re-sends
-   the feed when its claim expires.
+   lowers (WIREFEED_TASK_TIME_LIMIT_SECONDS=3, and no soft limit, so each delivery meets the kill; a soft
+   limit's exception takes the same path as case 2). Each delivery the pool child is killed; Celery acks
+   the message as failed and never retries it, and the scheduler re-sends the feed when its claim expires.
    Only the start counter in PostgreSQL (task_attempts) sees the loop: on the 4th start (> 3 attempts) the
    task records the failure instead of running.
 2. An exception: a process_feed message whose body is not what a producer of this version sends (not

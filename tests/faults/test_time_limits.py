@@ -1,10 +1,10 @@
 """A task's soft time limit must end the task, never be mistaken for bad input or a bad item.
 
 Celery delivers the soft limit as ``SoftTimeLimitExceeded`` raised wherever the task happens to be (a
-SIGUSR1 handler in the pool child). Code that isolates failures with ``except Exception`` catches it there:
-in the parser it becomes a ParseError (the feed is recorded as unreadable), in the per-item loop of
-normalisation it becomes a skipped item, and the batch then commits *without* that item (and with the
-body's hash, so the unchanged feed is not parsed again: the item is back only when the feed changes).
+SIGUSR1 handler in the pool child). Code that isolates failures with ``except Exception`` used to catch it
+there (fixed: ``worker.errors.NEVER_SWALLOW`` is re-raised first): in the parser it became a ParseError (the
+feed recorded as unreadable), in the per-item loop of normalisation a skipped item, and the batch then
+committed *without* that item (and with the body's hash, so the unchanged feed was not parsed again).
 
 These tests raise the real exception from a real signal handler, as billiard does, while the real code runs
 on a large feed, and require that it propagates (the task boundary then retries the task, or records the
