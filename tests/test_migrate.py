@@ -75,3 +75,21 @@ def test_cli_refuses_to_work_on_an_unmigrated_database(empty_db: str) -> None:
     assert r.returncode == 2
     assert "run `wirefeed migrate`" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_migrate_without_schema_rights_says_what_to_do(db_url: str) -> None:
+    """A user that may not create tables gets one line naming the fix, not a traceback."""
+    name = f"wirefeed_noddl_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
+        c.execute("CREATE SCHEMA IF NOT EXISTS noddl")
+    try:
+        url = psycopg.conninfo.make_conninfo(db_url, user=name, options="-c search_path=noddl")
+        r = _migrate_cli(url)
+        assert r.returncode == 2
+        assert "Traceback" not in r.stderr
+        assert "may not change the schema" in r.stderr and "as the database owner" in r.stderr
+    finally:
+        with psycopg.connect(db_url, autocommit=True) as c:
+            c.execute("DROP SCHEMA IF EXISTS noddl CASCADE")
+            c.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))

@@ -53,10 +53,18 @@ def _require_schema(conn) -> None:
 # --- migrate -------------------------------------------------------------------------------------
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
+
     from worker.migrate import migrate
 
-    with _connect(settings) as conn:
-        applied = migrate(conn)
+    try:
+        with _connect(settings) as conn:
+            applied = migrate(conn)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ConfigError(
+            f"the user in DATABASE_URL may not change the schema ({first}): run `wirefeed migrate` as the "
+            "database owner; workers can then connect as a member of wirefeed_ingest") from None
     if applied:
         for m in applied:
             print(f"applied {m.version:04d}_{m.name}")
