@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from worker import dedupe
-from worker.dedupe import compare, content_hash, fingerprint, template_conflicts, text_key
+from worker.dedupe import MIN_WORDS_FOR_TEXT_HASH, compare, content_hash, fingerprint, template_conflicts, text_key
 
 DATA = Path(__file__).resolve().parent / "data" / "stories"
 
@@ -262,3 +262,26 @@ def test_fixture_near_miss_facts_disagree() -> None:
 )
 def test_template_conflict_kinds(a: str, b: str, expected: list[str]) -> None:
     assert [c.kind for c in template_conflicts("T", a, "T", b)] == expected
+
+
+def _reference_content_hash(text: str, title: str = "", url: str | None = None) -> str:
+    """content_hash spelled out over text_key (the definition the unique index relies on)."""
+    import hashlib
+
+    key = text_key(text)
+    if len(key.split()) < MIN_WORDS_FOR_TEXT_HASH:
+        key = "\x1f".join((text_key(title), url or "", key))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@pytest.mark.parametrize("text", [
+    "Plain ASCII words, punctuation; and_underscores 42 times.",  # the ASCII fast path
+    "Egypt’s “chiefs” — met in Cairo",  # typographic punctuation around words
+    "ﬁne Straße ǅemal İstanbul ΣΊΣΥΦΟΣ",  # NFKC ligatures, case folding beyond ASCII
+    "½ ① x\u00a0y\u2009z",  # compatibility characters and exotic spaces
+    "日本語のテキスト、句読点。 مرحبا بالعالم",  # scripts without ASCII separators
+    " ".join(["word"] * 30) + " ’end’",  # long enough for the text-only key
+])
+def test_content_hash_fast_tokeniser_equals_the_text_key_definition(text: str) -> None:
+    assert content_hash(text, "A title", "https://x.example/a") == _reference_content_hash(
+        text, "A title", "https://x.example/a")
