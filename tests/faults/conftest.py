@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_for
 
 WIREFEED = Path(sys.executable).with_name("wirefeed")
 
@@ -233,11 +233,5 @@ def enqueue_all(env: dict[str, str]) -> None:
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
-        time.sleep(interval)
+    """``tests.conftest.wait_for``, polling faster (fault tests watch short recovery windows)."""
+    return wait_for(predicate, timeout=timeout, interval=interval)
