@@ -138,11 +138,6 @@ def _raw_shingles(ws: list[bytes], k: int = SHINGLE_WORDS) -> np.ndarray:
     return acc
 
 
-def shingle_hashes(ws: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
-    """Sorted unique uint64 hashes of the k-word shingles of ``ws``."""
-    return np.unique(_raw_shingles([w.encode("utf-8") for w in ws], k))
-
-
 def minhash(shingles: np.ndarray) -> np.ndarray:
     """uint32[NUM_PERM] MinHash signature: min over shingles of the high 32 bits of a*x+b (mod 2**64)."""
     if shingles.size == 0:

@@ -39,10 +39,6 @@ class Hints:
         """What the feed document itself asks for (ttl, sy:updatePeriod): kept in the stored interval."""
         return max((self.ttl_minutes or 0) * 60.0, (self.update_period_minutes or 0) * 60.0)
 
-    def response_floor(self) -> float:
-        """What this one HTTP response asks for (Cache-Control max-age, Retry-After): this wait only."""
-        return max(float(self.cache_max_age or 0), min(self.retry_after or 0.0, RETRY_AFTER_CAP))
-
 
 @dataclass(frozen=True, slots=True)
 class Schedule:

@@ -172,10 +172,6 @@ def record_failure(
     return int(row[0]) if row else 0
 
 
-def release_claim(conn: psycopg.Connection, feed_id: int) -> None:
-    conn.execute("UPDATE feeds SET claimed_until = NULL WHERE id = %s", (feed_id,))
-
-
 def enable_feed(conn: psycopg.Connection, feed_id: int) -> bool:
     row = conn.execute(
         """UPDATE feeds SET disabled_at = NULL, disabled_reason = NULL, error_count = 0, hard_error_count = 0,

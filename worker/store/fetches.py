@@ -92,11 +92,6 @@ def add_alias(conn: psycopg.Connection, url: str, feed_id: int) -> None:
     )
 
 
-def alias_feed_id(conn: psycopg.Connection, url: str) -> int | None:
-    row = conn.execute("SELECT feed_id FROM feed_aliases WHERE url = %s", (url,)).fetchone()
-    return int(row[0]) if row else None
-
-
 def move_feed(conn: psycopg.Connection, feed_id: int, new_url: str) -> int | None:
     """A permanent redirect: the feed takes ``new_url`` and keeps its old URL as an alias.
 
