@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -214,6 +215,13 @@ def _wait_worker_ready(env: dict[str, str], proc: subprocess.Popen[bytes], log: 
             return
         time.sleep(0.2)
     raise RuntimeError(f"worker not ready after {timeout}s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def wait_for(predicate, timeout: float = 30, interval: float = 0.2):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import socket
 import time
 import tracemalloc
 import zlib
@@ -14,6 +13,7 @@ from email.utils import format_datetime
 import brotli
 import pytest
 
+from tests.conftest import free_port
 from tests.httpserver import FeedServer, Route, gzip_bomb
 from worker.errors import PermanentFetchError, TransientFetchError
 from worker.fetch import (
@@ -265,11 +265,8 @@ def test_redirect_to_non_http_scheme_refused(srv: FeedServer) -> None:
 
 
 def test_connection_refused_is_transient_connect() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     with pytest.raises(TransientFetchError) as info:
-        get(f"http://127.0.0.1:{port}/feed")
+        get(f"http://127.0.0.1:{free_port()}/feed")
     assert info.value.kind == "connect" and "127.0.0.1" in str(info.value)
 
 

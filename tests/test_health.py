@@ -13,8 +13,7 @@ import pytest
 import redis
 from psycopg import sql
 
-from tests.conftest import ADMIN_URL, ROOT, _with_db, wait_for
-from tests.ops_helpers import free_port
+from tests.conftest import ADMIN_URL, ROOT, _with_db, free_port, wait_for
 from worker import status
 
 

@@ -14,8 +14,7 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ROOT, _wait_worker_ready, stop_process, wait_for
-from tests.ops_helpers import free_port
+from tests.conftest import ROOT, _wait_worker_ready, free_port, stop_process, wait_for
 from worker import metrics
 
 FEEDS = ("sis-gov-eg.rss", "allafrica-egypt.rss", "ahram-online.atom")

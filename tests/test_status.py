@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from tests.ops_helpers import free_port
+from tests.conftest import free_port
 from worker import status
 
 

@@ -10,7 +10,6 @@ a feed whose claim expired without a finished fetch is claimed again by the sche
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.conftest import free_port
 from tests.faults.conftest import assert_exactly_once, enqueue_all, fault_env, make_feeds, scalar, wait_until
 
 CLAIM = 5  # seconds: WIREFEED_CLAIM_TIMEOUT_SECONDS in these tests
@@ -50,15 +50,9 @@ def test_flushed_queues_are_recovered_by_the_scheduler(env, db_url, conn, redis_
           f"{recovered:.1f}s after the flush (claim timeout {CLAIM}s, tick {TICK}s, includes worker start)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class PrivateRedis:
     def __init__(self, tmp: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.dir = tmp
         self.proc: subprocess.Popen[bytes] | None = None
 
