@@ -21,7 +21,7 @@ from worker.fetch import body_hash
 from worker.models import RawEntry
 from worker.normalize import apply_learned_boilerplate, entry_hash, entry_key, normalize_entries
 from worker.parse import parse_feed
-from worker.schedule import backoff
+from worker.schedule import Hints, backoff, next_fetch_at
 from worker.settings import Settings
 from worker.store import articles as article_store
 from worker.store import feeds as feed_store
@@ -63,11 +63,6 @@ def _dedupe_keys(raws: list[RawEntry]) -> list[tuple[str, RawEntry]]:
             seen.add(key)
             out.append((key, raw))
     return out
-
-
-def next_fetch(settings: Settings, poll_interval: int | None = None) -> tuple[datetime, int]:
-    interval = poll_interval or settings.default_interval
-    return datetime.now(UTC) + timedelta(seconds=interval), interval
 
 
 def record_error(conn: psycopg.Connection, settings: Settings, feed_id: int, err: WirefeedError,
@@ -116,8 +111,12 @@ def process_body(
             raise InputError(f"feed {feed_id} does not exist")
         if not force and feed["body_hash"] == bhash and feed["last_success_at"] is not None:
             with conn.transaction():
-                when, _ = next_fetch(settings, feed["poll_interval"])
-                feed_store.record_not_modified(conn, feed_id, next_fetch_at=when)
+                sched = next_fetch_at(
+                    now, poll_interval=int(feed["poll_interval"]), had_new_entries=False,
+                    hints=Hints(cache_max_age=cache_max_age),
+                    min_interval=settings.min_interval, max_interval=settings.max_interval,
+                )
+                feed_store.record_not_modified(conn, feed_id, next_fetch_at=sched.at, poll_interval=sched.interval)
                 if fetch_id:
                     fetch_store.set_entries(conn, fetch_id, seen=0, new=0, not_modified_by="hash")
             report.not_modified = True
