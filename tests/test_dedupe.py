@@ -56,6 +56,15 @@ def test_content_hash_short_texts_mix_title_and_url() -> None:
         "İstanbul ﬁnance ＡＢＣ１２３",  # Turkish dotted I, ligature and full-width forms (NFKC)
         "北京 报道：会议在北京举行。",  # CJK, full-width punctuation
         "",  # empty
+        "Egypt’s «Haftar» naïve_x 北京 é́",  # quotes, guillemets, underscore joined to non-ASCII, combining mark
+        "__ _é_ é__é naïve_ _naïve",  # underscores around non-ASCII letters
+        "e\u0301 a\u0308b \u0301start end\u0301",  # combining marks (not word characters) split words
+        "٣٤٥ १२३ ๔๕ ²³ Ⅻ ½",  # digits and numbers of other scripts, superscripts, roman numerals
+        "İSTANBUL İ ẞ ß Σ ς ǅ ŉ ΐ ﬀ",  # folds that grow, or produce a non-word combining mark
+        "K Å Ω µ",  # Kelvin, Ångström and Ohm signs, micro sign: fold to letters (one to ASCII)
+        "a\u200bb c\u00add e\u2060f",  # zero-width space, soft hyphen, word joiner
+        "tab\tnew\nline\u2028sep\u3000ideo",  # white space of every kind
+        "🙂 emoji👍🏽ok ✓done",  # symbols outside the BMP and modifiers
     ],
 )
 def test_fast_tokeniser_matches_text_key_words(text: str) -> None:

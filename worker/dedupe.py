@@ -90,20 +90,37 @@ def words(text: str) -> list[str]:
 
 # ASCII bytes that are not word characters become spaces; bytes >= 0x80 (UTF-8 sequences) are kept whole.
 _ASCII_WORD = bytes(c if c >= 0x80 or c == 0x5F or chr(c).isalnum() else 0x20 for c in range(256))
+_ASCII_BYTES = bytes(range(0x80))
+
+
+def _non_ascii(data: bytes) -> str:
+    """The distinct non-ASCII characters of UTF-8 ``data`` (its ASCII bytes deleted, the rest decoded)."""
+    return data.translate(None, _ASCII_BYTES).decode("utf-8")
 
 
 def word_bytes(text: str) -> list[bytes]:
-    """``words(text)`` UTF-8 encoded, about four times faster: ASCII separators are split with
-    ``bytes.translate``; only pieces holding non-ASCII characters go through the Unicode regex."""
+    """``words(text)`` UTF-8 encoded, several times faster, with no per-word Python work.
+
+    Python's ``\\w`` (str) is exactly ``isalnum()`` or ``_``, and ``casefold`` maps each character on its own
+    (and is idempotent), so the whole text is done as bytes: ASCII is lower-cased by ``bytes.lower``; each
+    distinct non-ASCII character whose fold differs is replaced by its fold; each distinct non-ASCII character
+    that is not a word character becomes a space; ASCII separators become spaces by ``bytes.translate``; then
+    one ``split``. UTF-8 is self-synchronising, so replacing one character's bytes never touches another's."""
     if text.isascii():
         return text.lower().encode("ascii").translate(_ASCII_WORD).split()
-    out: list[bytes] = []
-    for piece in unicodedata.normalize("NFKC", text).casefold().encode("utf-8").translate(_ASCII_WORD).split():
-        if piece.isascii():
-            out.append(piece)
-        else:
-            out.extend(w.encode("utf-8") for w in _WORD.findall(piece.decode("utf-8")))
-    return out
+    data = unicodedata.normalize("NFKC", text).encode("utf-8").lower()
+    rest = _non_ascii(data)
+    if rest:
+        for ch in set(rest):
+            folded = ch.casefold()
+            if folded != ch:
+                data = data.replace(ch.encode("utf-8"), folded.encode("utf-8"))
+        rest = _non_ascii(data)
+        if rest and not rest.isalnum():
+            for ch in set(rest):
+                if not ch.isalnum():
+                    data = data.replace(ch.encode("utf-8"), b" ")
+    return data.translate(_ASCII_WORD).split()
 
 
 class _WordHashes(dict[bytes, int]):
