@@ -183,7 +183,7 @@ def _plan(conn: psycopg.Connection, fp: dedupe.Fingerprint, hot_key: int) -> tup
     fp = dataclasses.replace(fp, lead_keys=[*fp.lead_keys, hot_key])
     plan = [r[0] for r in conn.execute(
         "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) " + stories._CANDIDATES,
-        {"keys": fp.keys, "per_key": stories.CANDIDATES_PER_KEY, "id": 0},
+        {"keys": fp.keys, "per_key": stories.CANDIDATES_PER_KEY, "exclude": "{}"},
     ).fetchall()]
     conn.rollback()
     hits = re.search(r"Buffers: shared hit=(\d+)(?: read=(\d+))?", "\n".join(plan))

@@ -1,14 +1,18 @@
 """Near-duplicate stories in PostgreSQL (issue 5): candidate index, verification, links.
 
 ``assign_stories`` runs inside the pipeline's batch transaction, right after the batch's new article rows
-are inserted (``story_id`` still NULL). For each new article, oldest id first:
+are inserted (``story_id`` still NULL). For the whole batch at once:
 
-1. fingerprint its cleaned text (``worker.dedupe.fingerprint``): MinHash signature and candidate keys;
-2. look its keys up in ``article_bands`` (index-only scans, at most ``CANDIDATES_PER_KEY`` rows per key, so
-   the cost stays flat however large the table grows), estimate similarity from the stored signatures,
-   and verify the best few exactly (``worker.dedupe.compare``: Jaccard, containment, template guard);
-3. link it to the best verified match's story, or make it its own story, and record the decision with
-   its method, score and reason in ``article_links``; index its keys for the articles that come later.
+1. fingerprint each article's cleaned text (``worker.dedupe.fingerprint``): MinHash signature and candidate
+   keys (before any lock is taken);
+2. one query looks every key of the batch up in ``article_bands`` (index-only scans, at most
+   ``CANDIDATES_PER_KEY`` rows per key, so the cost stays flat however large the table grows); candidates are
+   estimated from their stored signatures, and one more query reads the texts of those worth verifying;
+3. then, oldest id first and in memory, each article is verified exactly (``worker.dedupe.compare``: Jaccard,
+   containment, template guard) against those candidates and against the batch's earlier articles that share
+   a key with it; it joins the best verified match's story or starts its own;
+4. the decisions (``articles.story_id``, ``article_links`` with method, score and reason) and the index rows
+   are written with a handful of statements, whatever the batch size.
 
 Concurrency: before any lookup the batch takes transaction-level advisory locks on all its keys (sorted,
 so two batches never wait on each other in a cycle). A second worker ingesting a copy of the same story
@@ -23,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import psycopg
 
 from worker import dedupe
@@ -95,9 +100,19 @@ CROSS JOIN LATERAL (
 ) c
 JOIN article_fingerprints f ON f.article_id = c.article_id
 JOIN articles a ON a.id = c.article_id
-WHERE c.article_id <> %(id)s
+WHERE c.article_id <> ALL(%(exclude)s::bigint[])
 GROUP BY c.article_id, f.signature, f.shingle_count, a.story_id, a.id
 """
+
+
+@dataclass(slots=True)
+class _Stored:
+    """An indexed article that shares at least one key with the batch."""
+
+    article_id: int
+    story_id: int
+    signature: np.ndarray
+    shingle_count: int
 
 
 @dataclass(slots=True)
@@ -112,41 +127,81 @@ class _Candidate:
         return max(self.est_jaccard, self.est_containment)
 
 
-def find_candidates(
-    conn: psycopg.Connection, article_id: int, fp: dedupe.Fingerprint
-) -> tuple[list[_Candidate], _Candidate | None]:
-    """Stored articles sharing a key with ``fp`` that pass the signature prefilter, best estimate first;
-    and the closest one that did not pass (to explain a "new story" decision)."""
-    if not fp.keys:
-        return [], None
-    rows = conn.execute(
-        _CANDIDATES, {"keys": int_array(fp.keys), "per_key": CANDIDATES_PER_KEY, "id": article_id}
-    ).fetchall()
+def _stored_by_key(
+    conn: psycopg.Connection, keys: Iterable[int], exclude: Iterable[int]
+) -> dict[int, list[_Stored]]:
+    """One query for a whole batch: key -> the newest indexed articles under it (at most CANDIDATES_PER_KEY
+    per key), with their signatures and stories."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = conn.execute(_CANDIDATES, {
+        "keys": int_array(wanted), "per_key": CANDIDATES_PER_KEY, "exclude": int_array(sorted(set(exclude))),
+    }).fetchall()
+    out: dict[int, list[_Stored]] = {}
+    for cid, matched, sig, count, story_id in rows:
+        stored = _Stored(int(cid), int(story_id), dedupe.signature_from_bytes(bytes(sig)), int(count))
+        for k in matched:
+            out.setdefault(int(k), []).append(stored)
+    return out
+
+
+def _estimate(fp: dedupe.Fingerprint, article_id: int, story_id: int, signature: np.ndarray,
+              shingle_count: int) -> _Candidate:
+    est_j = dedupe.estimated_jaccard(fp.signature, signature)
+    est_c = dedupe.estimated_containment(est_j, shingle_count, int(fp.shingles.size))
+    return _Candidate(article_id, story_id, est_j, est_c)
+
+
+def _prefilter(cands: Iterable[_Candidate]) -> tuple[list[_Candidate], _Candidate | None]:
+    """The candidates worth an exact check, best estimate first (at most VERIFY_LIMIT), and the closest one
+    that did not pass (to explain a "new story" decision)."""
     out: list[_Candidate] = []
     dropped: _Candidate | None = None
-    for cid, _keys, sig, count, story_id in rows:
-        est_j = dedupe.estimated_jaccard(fp.signature, dedupe.signature_from_bytes(bytes(sig)))
-        est_c = dedupe.estimated_containment(est_j, int(count), int(fp.shingles.size))
-        cand = _Candidate(int(cid), int(story_id), est_j, est_c)
-        if est_j >= PREFILTER_JACCARD or est_c >= PREFILTER_CONTAINMENT:
+    for cand in cands:
+        if cand.est_jaccard >= PREFILTER_JACCARD or cand.est_containment >= PREFILTER_CONTAINMENT:
             out.append(cand)
-        elif dropped is None or cand.estimate > dropped.estimate:
+        elif dropped is None or (cand.estimate, -cand.article_id) > (dropped.estimate, -dropped.article_id):
             dropped = cand
     out.sort(key=lambda c: (-c.estimate, c.article_id))
     return out[:VERIFY_LIMIT], dropped
 
 
+def find_candidates(
+    conn: psycopg.Connection, article_id: int, fp: dedupe.Fingerprint
+) -> tuple[list[_Candidate], _Candidate | None]:
+    """Stored articles sharing a key with ``fp`` that pass the signature prefilter, best estimate first;
+    and the closest one that did not pass. (One article's lookup; batches use :func:`assign_stories`.)"""
+    by_key = _stored_by_key(conn, fp.keys, [article_id])
+    seen = {s.article_id: s for k in fp.keys for s in by_key.get(k, ())}
+    return _prefilter(_estimate(fp, s.article_id, s.story_id, s.signature, s.shingle_count) for s in seen.values())
+
+
+@dataclass(slots=True)
+class _Pending:
+    """One article of the batch on its way to a story decision."""
+
+    article_id: int
+    article: Article
+    fp: dedupe.Fingerprint
+    stored: list[_Candidate]  # indexed articles that passed the prefilter
+    dropped: _Candidate | None
+
+
+def _texts(conn: psycopg.Connection, ids: set[int]) -> dict[int, tuple[str, str]]:
+    if not ids:
+        return {}
+    rows = conn.execute(
+        "SELECT id, title, coalesce(nullif(content_text, ''), summary, '') FROM articles WHERE id = ANY(%s::bigint[])",
+        (int_array(sorted(ids)),),
+    ).fetchall()
+    return {int(r[0]): (r[1] or "", r[2] or "") for r in rows}
+
+
 def _verify(
-    conn: psycopg.Connection, article: Article, fp: dedupe.Fingerprint, cands: list[_Candidate]
+    article: Article, fp: dedupe.Fingerprint, cands: list[_Candidate], texts: dict[int, tuple[str, str]]
 ) -> tuple[_Candidate | None, dedupe.Verdict | None, str]:
     """Exact check of each candidate; returns the best match (or None) and, if none, why not."""
-    if not cands:
-        return None, None, ""
-    rows = conn.execute(
-        "SELECT id, title, coalesce(nullif(content_text, ''), summary, '') FROM articles WHERE id = ANY(%s)",
-        ([c.article_id for c in cands],),
-    ).fetchall()
-    texts = {int(r[0]): (r[1] or "", r[2] or "") for r in rows}
     best: tuple[_Candidate, dedupe.Verdict] | None = None
     closest: tuple[_Candidate, dedupe.Verdict] | None = None
     for c in cands:
@@ -164,56 +219,103 @@ def _verify(
     return None, None, why
 
 
-def _index(conn: psycopg.Connection, article_id: int, fp: dedupe.Fingerprint) -> None:
-    keys = int_array(sorted(set(fp.keys)))
-    conn.execute(
-        """INSERT INTO article_fingerprints (article_id, scheme, signature, shingle_count, word_count, keys)
-           VALUES (%s, %s, %s, %s, %s, %s::bigint[])
-           ON CONFLICT (article_id) DO UPDATE SET scheme = EXCLUDED.scheme, signature = EXCLUDED.signature,
-               shingle_count = EXCLUDED.shingle_count, word_count = EXCLUDED.word_count,
-               keys = EXCLUDED.keys, updated_at = now()""",
-        (article_id, SCHEME, dedupe.signature_bytes(fp.signature), int(fp.shingles.size), fp.word_count, keys),
-    )
-    if fp.keys:
-        conn.execute(
-            "INSERT INTO article_bands (band_key, article_id) SELECT k, %s FROM unnest(%s::bigint[]) AS k",
-            (article_id, keys),
-        )
-
-
-def _record(conn: psycopg.Connection, link: StoryLink) -> None:
-    conn.execute("UPDATE articles SET story_id = %s WHERE id = %s", (link.story_id, link.article_id))
-    conn.execute(
-        """INSERT INTO article_links (article_id, linked_to, story_id, method, score, jaccard, containment, reason)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-           ON CONFLICT (article_id) DO UPDATE SET linked_to = EXCLUDED.linked_to, story_id = EXCLUDED.story_id,
-               method = EXCLUDED.method, score = EXCLUDED.score, jaccard = EXCLUDED.jaccard,
-               containment = EXCLUDED.containment, reason = EXCLUDED.reason, created_at = now()""",
-        (link.article_id, link.linked_to, link.story_id, link.method, link.score, link.jaccard,
-         link.containment, link.reason),
-    )
-
-
-def _assign_one(conn: psycopg.Connection, article_id: int, article: Article, fp: dedupe.Fingerprint) -> StoryLink:
+def _decide(p: _Pending, cands: list[_Candidate], dropped: _Candidate | None,
+            texts: dict[int, tuple[str, str]]) -> StoryLink:
+    aid, fp = p.article_id, p.fp
     if not fp.keys:
-        link = StoryLink(article_id, article_id, None, "new", None,
+        return StoryLink(aid, aid, None, "new", None,
                          f"text too short for near-duplicate matching ({fp.word_count} words)")
-    else:
-        cands, dropped = find_candidates(conn, article_id, fp)
-        cand, verdict, why = _verify(conn, article, fp, cands)
-        if not why and dropped is not None:
-            why = (f"closest: article {dropped.article_id}, estimated jaccard {dropped.est_jaccard:.2f}, "
-                   f"containment {dropped.est_containment:.2f} (below the prefilter)")
-        if cand is not None and verdict is not None:
-            link = StoryLink(article_id, cand.story_id, cand.article_id, verdict.method, round(verdict.score, 4),
-                             f"{verdict.reason} (vs article {cand.article_id})",
-                             round(verdict.jaccard, 4), round(verdict.containment, 4))
-        else:
-            link = StoryLink(article_id, article_id, None, "new", None,
-                             f"no earlier copy; {why}" if why else "no earlier copy among the candidates")
-    _record(conn, link)
-    _index(conn, article_id, fp)
-    return link
+    cand, verdict, why = _verify(p.article, fp, cands, texts)
+    if not why and dropped is not None:
+        why = (f"closest: article {dropped.article_id}, estimated jaccard {dropped.est_jaccard:.2f}, "
+               f"containment {dropped.est_containment:.2f} (below the prefilter)")
+    if cand is not None and verdict is not None:
+        return StoryLink(aid, cand.story_id, cand.article_id, verdict.method, round(verdict.score, 4),
+                         f"{verdict.reason} (vs article {cand.article_id})",
+                         round(verdict.jaccard, 4), round(verdict.containment, 4))
+    return StoryLink(aid, aid, None, "new", None,
+                     f"no earlier copy; {why}" if why else "no earlier copy among the candidates")
+
+
+def _assign_batch(conn: psycopg.Connection, items: list[tuple[int, Article]],
+                  fps: dict[int, dedupe.Fingerprint]) -> dict[int, StoryLink]:
+    """Story decisions for ``items`` (id order): one lookup for the batch's keys, one read of the texts to
+    verify, then each article against the indexed ones and the batch's earlier articles, in memory."""
+    if not items:
+        return {}
+    by_key = _stored_by_key(conn, (k for aid, _ in items for k in fps[aid].keys), (aid for aid, _ in items))
+    pending: list[_Pending] = []
+    for aid, art in items:
+        fp = fps[aid]
+        seen = {s.article_id: s for k in fp.keys for s in by_key.get(k, ())}
+        stored, dropped = _prefilter(
+            _estimate(fp, s.article_id, s.story_id, s.signature, s.shingle_count) for s in seen.values())
+        pending.append(_Pending(aid, art, fp, stored, dropped))
+    texts = _texts(conn, {c.article_id for p in pending for c in p.stored})
+    links: dict[int, StoryLink] = {}
+    batch_keys: dict[int, list[_Pending]] = {}  # key -> earlier articles of this batch indexed under it
+    for p in pending:
+        earlier = {q.article_id: q for k in p.fp.keys for q in batch_keys.get(k, ())}
+        local = [_estimate(p.fp, q.article_id, links[q.article_id].story_id, q.fp.signature,
+                           int(q.fp.shingles.size)) for q in earlier.values()]
+        cands, dropped = _prefilter([*p.stored, *local, *([p.dropped] if p.dropped else [])])
+        for q in earlier.values():
+            texts.setdefault(q.article_id, (q.article.title, _text(q.article)))
+        links[p.article_id] = _decide(p, cands, dropped, texts)
+        for k in p.fp.keys:
+            batch_keys.setdefault(k, []).append(p)
+    _write(conn, list(links.values()), [(p.article_id, p.fp) for p in pending])
+    return links
+
+
+def _write(conn: psycopg.Connection, links: list[StoryLink], indexed: list[tuple[int, dedupe.Fingerprint]]) -> None:
+    """The batch's decisions and index rows: a handful of statements, whatever the batch size."""
+    if links:
+        conn.execute(
+            "UPDATE articles a SET story_id = v.s FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, s) "
+            "WHERE a.id = v.id",
+            (int_array(x.article_id for x in links), int_array(x.story_id for x in links)),
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                """INSERT INTO article_links (article_id, linked_to, story_id, method, score, jaccard, containment,
+                                              reason)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (article_id) DO UPDATE SET linked_to = EXCLUDED.linked_to,
+                       story_id = EXCLUDED.story_id, method = EXCLUDED.method, score = EXCLUDED.score,
+                       jaccard = EXCLUDED.jaccard, containment = EXCLUDED.containment, reason = EXCLUDED.reason,
+                       created_at = now()""",
+                [(x.article_id, x.linked_to, x.story_id, x.method, x.score, x.jaccard, x.containment, x.reason)
+                 for x in links],
+            )
+    _index(conn, indexed)
+
+
+def _index(conn: psycopg.Connection, items: list[tuple[int, dedupe.Fingerprint]]) -> None:
+    """Fingerprint rows and candidate-index rows for these articles (old rows removed by the caller)."""
+    if not items:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO article_fingerprints (article_id, scheme, signature, shingle_count, word_count, keys)
+               VALUES (%s, %s, %s, %s, %s, %s::bigint[])
+               ON CONFLICT (article_id) DO UPDATE SET scheme = EXCLUDED.scheme, signature = EXCLUDED.signature,
+                   shingle_count = EXCLUDED.shingle_count, word_count = EXCLUDED.word_count,
+                   keys = EXCLUDED.keys, updated_at = now()""",
+            [(aid, SCHEME, dedupe.signature_bytes(fp.signature), int(fp.shingles.size), fp.word_count,
+              int_array(sorted(set(fp.keys)))) for aid, fp in items],
+        )
+    band_keys: list[int] = []
+    band_ids: list[int] = []
+    for aid, fp in items:
+        keys = sorted(set(fp.keys))
+        band_keys += keys
+        band_ids += [aid] * len(keys)
+    if band_keys:
+        conn.execute(
+            "INSERT INTO article_bands (band_key, article_id) SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
+            (int_array(band_keys), int_array(band_ids)),
+        )
 
 
 def assign_stories(
@@ -230,7 +332,7 @@ def assign_stories(
     upd = sorted(changed or [], key=lambda x: x[0])
     fps = {aid: dedupe.fingerprint(a.title, _text(a)) for aid, a in (*items, *upd)}
     lock_keys(conn, (k for fp in fps.values() for k in fp.keys))
-    out = {aid: _assign_one(conn, aid, a, fps[aid]) for aid, a in items}
+    out = _assign_batch(conn, items, fps)
     for aid, link in _refresh(conn, upd, fps).items():
         if link is not None:
             out[aid] = link
@@ -257,13 +359,13 @@ def _refresh(
         "SELECT article_id, keys FROM article_fingerprints WHERE article_id = ANY(%s)", ([aid for aid, _ in items],)
     ).fetchall())
     out: dict[int, StoryLink | None] = {}
-    for aid, art in items:
-        if aid not in old:
-            out[aid] = _assign_one(conn, aid, art, fps[aid])
-            continue
+    unindexed = [(aid, art) for aid, art in items if aid not in old]
+    out.update(_assign_batch(conn, unindexed, fps))
+    reindex = [(aid, fps[aid]) for aid, _ in items if aid in old]
+    for aid, _ in reindex:
         conn.execute("DELETE FROM article_bands WHERE band_key = ANY(%s) AND article_id = %s", (old[aid], aid))
-        _index(conn, aid, fps[aid])
         out[aid] = None
+    _index(conn, reindex)
     return out
 
 
