@@ -47,17 +47,15 @@ _DATE_ONLY = re.compile(
     rf"(?:{_MONTHS})\.?\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})\s*$", _I)
 
 # Footers that name the original outlet: the first match gives the credit.
-_CREDIT_FOOTERS = [
-    re.compile(rf"^read (?:the )?(?:original|full) (?:article|story|report)(?: here)? (?:on|at|from) "
-               rf"{_OUTLET}{_END}", _I),
-    re.compile(rf"^(?:this|the) (?:article|story|report|post|piece) (?:was )?(?:originally|first) "
-               rf"(?:appeared|published|posted|ran) (?:on|in|at|by) {_OUTLET}{_END}", _I),
-    re.compile(rf"^(?:this|the) (?:article|story|report|post) is republished from {_OUTLET}"
-               r"(?: under [^\n]*)?\s*[.!]?\s*$", _I),
-    re.compile(rf"^the post .{{1,300}} appeared first on {_OUTLET}{_END}", _I),
-    re.compile(rf"^(?:originally )?published (?:on|by|in) {_OUTLET}{_END}", _I),
-    re.compile(r"^source:\s*(?P<outlet>[^\n.,;]{2,60})\.?\s*$", _I),
-]
+_CREDIT_PATTERNS = (
+    rf"^read (?:the )?(?:original|full) (?:article|story|report)(?: here)? (?:on|at|from) {_OUTLET}{_END}",
+    rf"^(?:this|the) (?:article|story|report|post|piece) (?:was )?(?:originally|first) "
+    rf"(?:appeared|published|posted|ran) (?:on|in|at|by) {_OUTLET}{_END}",
+    rf"^(?:this|the) (?:article|story|report|post) is republished from {_OUTLET}(?: under [^\n]*)?\s*[.!]?\s*$",
+    rf"^the post .{{1,300}} appeared first on {_OUTLET}{_END}",
+    rf"^(?:originally )?published (?:on|by|in) {_OUTLET}{_END}",
+    r"^source:\s*(?P<outlet>[^\n.,;]{2,60})\.?\s*$",
+)
 
 # Footers with no credit worth taking (one alternation: one match call per paragraph, not one per rule).
 _FOOTER_PATTERNS = (
@@ -82,7 +80,14 @@ _FOOTER_PATTERNS = (
     r"^(?:the )?views expressed (?:in this|here)\b[^\n]{0,300}$",
     r"^(?:get|download) (?:our|the) (?:free )?app\b[^\n]{0,160}$",
 )
-_FOOTERS = re.compile("|".join(f"(?:{p})" for p in _FOOTER_PATTERNS), _I)
+# Every start-anchored rule in one alternation, credit footers first and in order: one match call per paragraph
+# (an anchored alternation tries each branch in turn, so it finds what the rules tried one by one would).
+# A credit rule's match is its group ``credit<i>`` (outlet in ``outlet<i>``); any other rule's is ``footer``.
+_HEAD_RULES = re.compile(
+    "|".join(f"(?P<credit{i}>{p.replace('(?P<outlet>', f'(?P<outlet{i}>')})" for i, p in enumerate(_CREDIT_PATTERNS))
+    + "|(?P<footer>" + "|".join(f"(?:{p})" for p in _FOOTER_PATTERNS) + ")",
+    _I,
+)
 # Footers whose phrase may stand anywhere in the line's head: scanning for them costs ~15 µs a paragraph,
 # so each runs only when its words occur at all (a substring test: it never changes what matches).
 _ALL_RIGHTS = re.compile(r"^[^\n]{0,200}\ball rights reserved\b[^\n]{0,40}$", _I)
@@ -90,6 +95,13 @@ _DISTRIBUTED = re.compile(r"^[^\n]{0,300}\bdistributed by allafrica\b", _I)
 _SUBSCRIBE = re.compile(
     r"^[^\n]{0,80}\b(?:subscribe|sign up|signup|register)\b[^\n]{0,120}\b(?:newsletter|updates|inbox|"
     r"alerts|digest|briefing|free)\b[^\n]{0,120}$", _I)
+# (words that must occur in the lower-cased paragraph, rule): a paragraph's lower-cased text is a substring of
+# its whole text's, so words absent from the whole text rule the rule out for every paragraph at once.
+_PHRASE_RULES = (
+    (("all rights reserved",), _ALL_RIGHTS),
+    (("distributed by allafrica",), _DISTRIBUTED),
+    (("subscribe", "sign up", "signup", "register"), _SUBSCRIBE),
+)
 
 _SIGNOFF_MAX_WORDS = 5
 _OUTLET_MAX_WORDS = 8  # a longer "outlet" is a sentence, not a name
@@ -109,32 +121,24 @@ def _looks_like_name(text: str, max_words: int) -> bool:
 
 
 def _header_credit(line: str) -> str | None:
+    if not line.rstrip().endswith(")"):  # the pattern ends in r"\)\s*$": skip its backtracking on prose
+        return None
     m = _HEADER_CREDIT.match(line)
     if m is None or not _looks_like_name(m.group("outlet"), 8) or not _looks_like_name(m.group("city"), 4):
         return None
     return _norm_outlet(m.group("outlet")) or None
 
 
-def _credit_footer(p: str) -> str | None:
-    """The outlet a credit footer names ("" when it names none usable); None when ``p`` is no such footer."""
-    for rx in _CREDIT_FOOTERS:
-        m = rx.match(p)
-        if m:
-            outlet = _norm_outlet(m.group("outlet"))
-            return outlet if len(outlet.split()) <= _OUTLET_MAX_WORDS else ""
-    return None
+def _credit(m: re.Match[str]) -> str:
+    """The outlet a matched credit footer names ("" when it names none usable)."""
+    outlet = _norm_outlet(m.group("outlet" + (m.lastgroup or "")[len("credit"):]))
+    return outlet if len(outlet.split()) <= _OUTLET_MAX_WORDS else ""
 
 
-def _is_footer(p: str) -> bool:
-    if _FOOTERS.match(p) is not None:
-        return True
+def _phrase_footer(p: str, rules: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...]) -> bool:
+    """Whether one of ``rules`` (a subset of :data:`_PHRASE_RULES`) finds a footer in ``p``."""
     low = p.lower()
-    if "all rights reserved" in low and _ALL_RIGHTS.match(p):
-        return True
-    if "distributed by allafrica" in low and _DISTRIBUTED.match(p):
-        return True
-    return ("subscribe" in low or "sign up" in low or "signup" in low or "register" in low) and bool(
-        _SUBSCRIBE.match(p))
+    return any(any(w in low for w in words) and rx.match(p) is not None for words, rx in rules)
 
 
 def _is_signoff(p: str) -> bool:
@@ -163,14 +167,17 @@ def strip_boilerplate(
         keep[i] = False
         header_credit = header_credit or (credits[0] if credits else None)
 
+    text_low = "\n\n".join(paras).lower()
+    phrase_rules = tuple(rule for rule in _PHRASE_RULES if any(w in text_low for w in rule[0]))
     for i, p in enumerate(paras):
         if not keep[i]:
             continue
-        credit = _credit_footer(p)
-        if credit is not None:
-            footer_credit = footer_credit or credit or None
+        m = _HEAD_RULES.match(p)
+        if m is not None and m.lastgroup != "footer":
+            footer_credit = footer_credit or _credit(m) or None
             keep[i] = False
-        elif _is_footer(p) or (learned and text_key(p) in learned):
+        elif (m is not None or (phrase_rules and _phrase_footer(p, phrase_rules))
+              or (learned and text_key(p) in learned)):
             keep[i] = False
 
     # A bare sign-off line ("Ahram Online") right before a removed footer at the tail goes with it.
