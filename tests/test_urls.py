@@ -102,3 +102,42 @@ def test_canonical_form_is_stable() -> None:
     once = canonicalize_url("HTTPS://Ex.com:443/a/../b?utm_source=x&k=v#f")
     assert once == "https://ex.com/b?k=v"
     assert canonicalize_url(once) == once
+
+
+# URLs the fast path (_SIMPLE) takes, and near misses it must hand to the general path: both give the same answer.
+FAST_PATH_CASES = [
+    "https://ex.com",
+    "https://ex.com/",
+    "https://ex.com?id=1",
+    "https://ex.com/a?",
+    "https://ex.com/a?utm_source=rss&utm_medium=feed&id=3",
+    "https://ex.com/a?UTM_Source=x&q=1&&",
+    "https://ex.com/a?x=1?y=2&fbclid=z",
+    "https://ex.com/a/b-c_d~e!$&'()*+,;=:@/f",
+    "http://sub-1.ex.co.uk/2025/09/01/slug.html?p=42",
+    "https://ex.com/" + "b" * 2028,
+    "https://ex.com/" + "b" * 2029,
+    "https://ex.com/a?" + "q" * 2100,
+    # near misses: general path
+    "https://ex.com/a/./b", "https://ex.com/a/../b", "https://ex.com/.well-known/x", "https://ex.com/a?x=/./",
+    "https://Ex.com/a", "HTTPS://ex.com/a", "https://ex.com./a", "https://ex..com/a", "https://.ex.com/a",
+    "https://ex.com:443/a", "https://ex.com:8080/a", "https://u:p@ex.com/a", "https://ex.com/a%2fb",
+    "https://ex.com/a#frag", "https://ex.com/#!/x", "https://ex.com/a b", "https://ex.com/ä", "https://bücher.de/",
+    "https://ex.com/a?%75tm_source=x&k=v", "https://ex.com/[x]", "https://[::1]/a", "https://ex.com/a\tb",
+    "https://ex.com/a\\b", "https://ex.com/a\"b", "https://ex.com/a<b>", "https://ex.com/a|b",
+]
+
+
+@pytest.mark.parametrize("url", FAST_PATH_CASES)
+def test_fast_path_agrees_with_the_general_path(url: str) -> None:
+    from worker import urls
+
+    assert canonicalize_url(url) == urls._canonicalize(url, None)
+    assert canonicalize_url(url, "https://base.example/feed") == urls._canonicalize(url, "https://base.example/feed")
+
+
+def test_fast_path_is_taken_for_the_common_case() -> None:
+    from worker import urls
+
+    assert urls._SIMPLE.fullmatch("https://news.example/2025/09/01/a-b?utm_source=rss&id=0") is not None
+    assert urls._SIMPLE.fullmatch("https://news.example/a#x") is None

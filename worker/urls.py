@@ -104,11 +104,37 @@ def _host(netloc_host: str) -> str | None:
     return host
 
 
+# The common case, already canonical but for its query: lower-case scheme and host (no port, no user, no trailing
+# dot), a path of characters never escaped, a query likewise, no "%", no fragment. Such a URL comes out of the
+# general path below as scheme://host + (path or "/") + its query without tracking parameters; see _simple.
+_PATH_CHARS = r"A-Za-z0-9\-._~!$&'()*+,;=:@/"
+_SIMPLE = re.compile(rf"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*)([/][{_PATH_CHARS}]*)?(?:\?([{_PATH_CHARS}?]*))?")
+
+
 def canonicalize_url(url: str, base: str | None = None) -> str | None:
     """The canonical http(s) form of ``url`` (resolved against ``base``), or None when it is not one."""
     if not url:
         return None
     url = url.strip()
+    m = _SIMPLE.fullmatch(url)
+    if m is not None and "/." not in url:  # no dot segments to remove
+        return _simple(m)
+    return _canonicalize(url, base)
+
+
+def _simple(m: re.Match[str]) -> str | None:
+    """What :func:`_canonicalize` gives for a URL :data:`_SIMPLE` matched (the test suite checks both agree)."""
+    scheme, host, path, query = m.groups()
+    canonical = f"{scheme}://{host}{path or '/'}"
+    if query:
+        query = _clean_query(query)
+        if query:
+            canonical = f"{canonical}?{query}"
+    return canonical if len(canonical) <= MAX_URL_LENGTH else None
+
+
+def _canonicalize(url: str, base: str | None) -> str | None:
+    """The general path of :func:`canonicalize_url`, for a stripped, non-empty ``url``."""
     if _CTRL.search(url):
         # WHATWG: tabs and newlines inside a URL are dropped; other controls make it unusable.
         url = url.replace("\t", "").replace("\n", "").replace("\r", "").strip()
