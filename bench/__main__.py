@@ -276,21 +276,11 @@ def _notes(r: dict[str, Any]) -> list[str]:
             "index. wirefeed does all of those per new entry, so the ratio compares unequal work.")
     c = _get(r, "celery", "runs")
     if c:
-        try:
-            from worker import dedupe, stories
-
-            keys = dedupe.BANDS + dedupe.LEAD_KEYS + 1
-            cap = stories.MAX_KEY_LOCKS
-            lock = (f" A 50-item batch carries about {50 * keys:,} story keys, more than `stories.MAX_KEY_LOCKS` "
-                    f"({cap}), so it takes the batch-wide exclusive advisory lock: story assignment of two workers "
-                    "runs one at a time (and holds the lock until commit).")
-        except (ImportError, AttributeError):
-            lock = ""
         m = r.get("machine", {})
         notes.append(
             f"**Celery scaling.** This machine has {m.get('cores')} cores for the worker processes, their PostgreSQL "
             "backends (about as much CPU per entry as the worker itself, see the profile) and Redis; two worker "
-            "processes already saturate it, and four add contention, not throughput." + lock)
+            "processes already saturate it, and four add contention, not throughput.")
     return notes
 
 

@@ -149,16 +149,52 @@ def test_refresh_replaces_the_index_rows(conn: psycopg.Connection, via_assign: b
     assert story_of(conn)[ids2["https://ahram/1"]] == aid
 
 
-def test_big_batch_takes_the_exclusive_lock(conn: psycopg.Connection) -> None:
+def test_a_big_batch_claims_its_keys_without_advisory_locks(conn: psycopg.Connection) -> None:
+    """Claims are rows, not entries of the shared lock table: a 50-article batch (~1,750 keys) claims them
+    all, takes no advisory lock, and leaves no claim behind once it commits."""
     docs = [(t, x, f"https://big/{k}") for k, (t, x) in DOCS.items()]
-    assert len(docs) * 30 > stories.MAX_KEY_LOCKS
-    with conn.transaction():
-        new = [(insert(conn, a), a) for a in (make_article(*d) for d in docs)]
-        assign_stories(conn, new)
-        locks = conn.execute(
-            "SELECT classid::bigint, mode FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
-        ).fetchall()
-    assert locks == [(stories.GLOBAL_LOCK_NAMESPACE, "ExclusiveLock")]
+    claimed = []
+    real_claim = stories.claim_keys
+
+    def spy(c: psycopg.Connection, keys: object) -> list[int]:
+        out = real_claim(c, keys)  # type: ignore[arg-type]
+        claimed.extend(out)
+        held.extend(r[0] for r in c.execute("SELECT band_key FROM story_claims").fetchall())
+        return out
+
+    held: list[int] = []
+    stories.claim_keys = spy  # type: ignore[assignment]
+    try:
+        with conn.transaction():
+            new = [(insert(conn, a), a) for a in (make_article(*d) for d in docs)]
+            assign_stories(conn, new)
+            locks = conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            ).fetchone()
+    finally:
+        stories.claim_keys = real_claim  # type: ignore[assignment]
+    expected = {k for _, a in new for k in fingerprint(a.title, a.content_text).keys}
+    assert len(expected) > 256 and set(claimed) == expected and sorted(held) == sorted(expected)
+    assert locks == (0,)
+    assert conn.execute("SELECT count(*) FROM story_claims").fetchone() == (0,)
+
+
+def test_a_batch_waits_for_an_uncommitted_claim_on_a_shared_key(conn: psycopg.Connection, db_url: str) -> None:
+    """The claim is what serialises: while one transaction holds a key, another claiming it blocks until the
+    first commits; a disjoint key does not block."""
+    with psycopg.connect(db_url) as first, psycopg.connect(db_url) as second:
+        stories.claim_keys(first, [11, 22])
+        second.execute("SET lock_timeout = '300ms'")
+        stories.claim_keys(second, [33])  # no shared key: no wait
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            stories.claim_keys(second, [22, 44])
+        second.rollback()
+        first.commit()  # committed claims would be a bug; this one is released below
+        first.execute("DELETE FROM story_claims")
+        first.commit()
+        second.execute("SET lock_timeout = '300ms'")
+        assert stories.claim_keys(second, [22, 44]) == [22, 44]
+        second.rollback()
 
 
 # --- the shared fixtures, through the real pipeline -----------------------------------------------------------
@@ -200,7 +236,7 @@ def _worker(db_url: str, n: int, barrier: object, use_locks: bool, out: object) 
     from worker import stories as st
 
     if not use_locks:
-        st.lock_keys = lambda conn, keys: None  # type: ignore[assignment]
+        st.claim_keys = lambda conn, keys: []  # type: ignore[assignment]
     paras = list(CAIRO)
     desk = ["morning", "evening", "weekend", "foreign", "regional", "online", "night", "sports"][n]
     paras.append(f"This copy was edited by the {desk} desk.")  # distinct text: not an exact duplicate
@@ -239,8 +275,8 @@ def test_parallel_copies_make_one_story(conn: psycopg.Connection, db_url: str) -
 
 @pytest.mark.slow
 def test_without_locks_the_race_is_real(conn: psycopg.Connection, db_url: str) -> None:
-    """The control: the same race with the advisory locks switched off splits the story, so the test above
-    proves the locks, not luck."""
+    """The control: the same race with the key claims switched off splits the story, so the test above
+    proves the claims, not luck."""
     results = _run_parallel(db_url, 6, use_locks=False)
     stored = story_of(conn)
     assert len({stored[aid] for aid, _ in results}) > 1

@@ -4,7 +4,7 @@
 are inserted (``story_id`` still NULL). For the whole batch at once:
 
 1. fingerprint each article's cleaned text (``worker.dedupe.fingerprint``): MinHash signature and candidate
-   keys (before any lock is taken);
+   keys (before any key is claimed);
 2. one query looks every key of the batch up in ``article_bands`` (index-only scans, at most
    ``CANDIDATES_PER_KEY`` rows per key, so the cost stays flat however large the table grows); candidates are
    estimated from their stored signatures, and one more query reads the texts of those worth verifying;
@@ -14,11 +14,10 @@ are inserted (``story_id`` still NULL). For the whole batch at once:
 4. the decisions (``articles.story_id``, ``article_links`` with method, score and reason) and the index rows
    are written with a handful of statements, whatever the batch size.
 
-Concurrency: before any lookup the batch takes transaction-level advisory locks on all its keys (sorted,
-so two batches never wait on each other in a cycle). A second worker ingesting a copy of the same story
-shares at least one key with it (that is what makes it a candidate), so it waits until the first batch
-commits and then sees its rows. Batches with very many keys take one exclusive lock instead, to keep the
-shared lock table small; the others hold that lock in shared mode.
+Concurrency: before any lookup the batch claims all its keys in ``story_claims`` (sorted, so two batches
+never wait on each other in a cycle; see :func:`claim_keys` and migration 0008). A second worker ingesting a
+copy of the same story shares at least one key with it (that is what makes it a candidate), so it waits on
+that claim until the first batch commits, and then sees its rows. Batches that share no key never wait.
 """
 
 from __future__ import annotations
@@ -34,10 +33,6 @@ from worker import dedupe
 from worker.models import Article
 
 SCHEME = 1  # bump when the fingerprint parameters change (old rows are then re-fingerprinted on update)
-LOCK_NAMESPACE = 0x53545259  # "STRY": classid of the per-key pg_advisory_xact_lock(int, int)
-GLOBAL_LOCK_NAMESPACE = 0x53544741  # "STGA": the batch-wide lock (shared normally, exclusive for big batches)
-MAX_KEY_LOCKS = 256  # more distinct keys than this (≈7 articles): one exclusive lock instead (the shared lock
-# table holds max_locks_per_transaction × max_connections = 6,400 locks by default, for every backend together)
 CANDIDATES_PER_KEY = 20  # newest articles read per key: a hot key (template, common title) stays cheap
 PREFILTER_JACCARD = 0.3  # estimated from signatures, before the exact check
 PREFILTER_CONTAINMENT = 0.6
@@ -62,31 +57,33 @@ def _text(a: Article) -> str:
     return a.content_text or a.summary or ""
 
 
-def _fold(key: int) -> int:
-    """A 64-bit key folded into the int4 objid of a two-key advisory lock (collisions only over-lock)."""
-    v = ((key >> 32) ^ key) & 0xFFFFFFFF
-    return v - (1 << 32) if v >= (1 << 31) else v
-
-
 def int_array(values: Iterable[int]) -> str:
     """An integer array as a PostgreSQL literal (``'{1,2}'``, cast in the query): adapting a Python list
     costs psycopg a type check per element, about 100 µs for a typical article's keys."""
     return "{" + ",".join(map(str, values)) + "}"
 
 
-def lock_keys(conn: psycopg.Connection, keys: Iterable[int]) -> None:
-    """Serialise story assignment between transactions that share any candidate key."""
-    folded = sorted({_fold(k) for k in keys})
-    if len(folded) > MAX_KEY_LOCKS:
-        conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (GLOBAL_LOCK_NAMESPACE,))
-        return
-    conn.execute("SELECT pg_advisory_xact_lock_shared(%s, 0)", (GLOBAL_LOCK_NAMESPACE,))
-    if folded:
-        # unnest yields the array in order, so the locks are taken in ascending order.
+def claim_keys(conn: psycopg.Connection, keys: Iterable[int]) -> list[int]:
+    """Serialise story assignment between transactions that share any candidate key: one row per key in
+    ``story_claims`` (migration 0008), inserted in ascending order, so two batches never wait on each other
+    in a cycle. A transaction that meets another's uncommitted claim waits for it to end. Returns the keys
+    claimed, for :func:`release_keys`."""
+    claimed = sorted(set(keys))
+    if claimed:
         conn.execute(
-            "SELECT count(pg_advisory_xact_lock(%s, k)) FROM unnest(%s::int[]) AS k",
-            (LOCK_NAMESPACE, int_array(folded)),
+            "INSERT INTO story_claims (band_key) SELECT k FROM unnest(%s::bigint[]) AS k ORDER BY k "
+            "ON CONFLICT DO NOTHING",
+            (int_array(claimed),),
         )
+    return claimed
+
+
+def release_keys(conn: psycopg.Connection, claimed: list[int]) -> None:
+    """Delete this transaction's claims, still inside it. A waiting transaction goes on when this one ends,
+    as before; and no claim is ever committed, so every claim of a later batch is a fresh insert that waits
+    for any transaction in flight holding the same key (a committed row would make it wait for nothing)."""
+    if claimed:
+        conn.execute("DELETE FROM story_claims WHERE band_key = ANY(%s::bigint[])", (int_array(claimed),))
 
 
 _CANDIDATES = """
@@ -324,18 +321,19 @@ def assign_stories(
     """Set ``articles.story_id`` for every id in ``new`` (inside the caller's transaction) and say why.
 
     ``changed``: updated articles of the same batch, whose index rows are refreshed (see
-    :func:`refresh_stories`) under the same locks; pass them here rather than calling ``refresh_stories``
-    separately, so a batch takes its locks in one sorted sweep and two batches cannot deadlock."""
+    :func:`refresh_stories`) under the same claims; pass them here rather than calling ``refresh_stories``
+    separately, so a batch claims its keys in one sorted sweep and two batches cannot deadlock."""
     if not new and not changed:
         return {}
     items = sorted(new, key=lambda x: x[0])
     upd = sorted(changed or [], key=lambda x: x[0])
     fps = {aid: dedupe.fingerprint(a.title, _text(a)) for aid, a in (*items, *upd)}
-    lock_keys(conn, (k for fp in fps.values() for k in fp.keys))
+    claimed = claim_keys(conn, (k for fp in fps.values() for k in fp.keys))
     out = _assign_batch(conn, items, fps)
     for aid, link in _refresh(conn, upd, fps).items():
         if link is not None:
             out[aid] = link
+    release_keys(conn, claimed)
     return out
 
 
@@ -346,8 +344,10 @@ def refresh_stories(conn: psycopg.Connection, changed: list[tuple[int, Article]]
         return {}
     items = sorted(changed, key=lambda x: x[0])
     fps = {aid: dedupe.fingerprint(a.title, _text(a)) for aid, a in items}
-    lock_keys(conn, (k for fp in fps.values() for k in fp.keys))
-    return _refresh(conn, items, fps)
+    claimed = claim_keys(conn, (k for fp in fps.values() for k in fp.keys))
+    out = _refresh(conn, items, fps)
+    release_keys(conn, claimed)
+    return out
 
 
 def _refresh(
