@@ -91,12 +91,16 @@ class ChildRun:
     samples: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, VmHWM KiB)
 
 
-def run_child(argv: Sequence[str], env: dict[str, str], *, sample_every: float = 0.0,
+def run_child(argv: Sequence[str], env: dict[str, str], *, sample_every: float = 0.1,
               on_sample: object = None) -> ChildRun:
-    """Run a command to completion; wall clock, its own CPU and peak RSS (wait4), machine CPU meanwhile.
+    """Run a command to completion; wall clock, its own CPU (wait4), peak RSS, machine CPU meanwhile.
 
-    With ``sample_every`` the child's VmHWM is read that often; ``on_sample(elapsed, hwm_kib)`` is called
-    each time (the memory scenario pairs it with the number of entries stored so far)."""
+    The child's VmHWM is read every ``sample_every`` seconds; ``on_sample(elapsed, hwm_kib)`` is called each
+    time (the memory scenario pairs it with the number of entries stored so far). The peak RSS is the last
+    VmHWM read, not wait4's ``ru_maxrss``: on Linux that carries the *spawning* process's high-water mark
+    across fork and exec (``/bin/true`` started from a 300 MB Python process reports ru_maxrss 313 MB), so it
+    would charge the benchmark's own size to the command. VmHWM belongs to the program after exec and only
+    grows; a rise in the child's last ``sample_every`` seconds would be missed."""
     full_env = {**os.environ, **env}
     out_path = Path(f"/tmp/wirefeed-bench-{os.getpid()}-{time.monotonic_ns()}.out")
     err_path = out_path.with_suffix(".err")
@@ -116,7 +120,7 @@ def run_child(argv: Sequence[str], env: dict[str, str], *, sample_every: float =
                     if callable(on_sample):
                         on_sample(elapsed, hwm)
 
-        th = threading.Thread(target=sampler, daemon=True) if sample_every else None
+        th = threading.Thread(target=sampler, daemon=True) if sample_every > 0 else None
         if th:
             th.start()
         _, status, usage = os.wait4(proc.pid, 0)
@@ -130,7 +134,8 @@ def run_child(argv: Sequence[str], env: dict[str, str], *, sample_every: float =
     stderr = err_path.read_text(errors="replace")
     out_path.unlink(missing_ok=True)
     err_path.unlink(missing_ok=True)
-    return ChildRun(proc.returncode, wall, usage.ru_utime + usage.ru_stime, m1 - m0, usage.ru_maxrss / 1024,
+    peak_kib = max((h for _, h in samples), default=usage.ru_maxrss)
+    return ChildRun(proc.returncode, wall, usage.ru_utime + usage.ru_stime, m1 - m0, peak_kib / 1024,
                     stdout, stderr, samples)
 
 
