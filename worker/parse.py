@@ -1,7 +1,8 @@
 """Feed bytes → :class:`ParsedFeed` (pure: no network, no files).
 
 The format is sniffed from the bytes, never from a file name: JSON Feed goes to :mod:`worker.jsonfeed`,
-everything else (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, RDF) to feedparser. feedparser is always handed a byte
+a well-formed UTF-8 RSS 2.0 / Atom 1.0 body to :mod:`worker.fastparse` (lxml) when it can reproduce feedparser's
+result exactly, everything else (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, RDF) to feedparser. feedparser is always handed a byte
 stream (a ``str`` or ``bytes`` path could make it open a local file or a URL) with relative-URI resolution and
 sanitising switched off: :mod:`worker.normalize` does both, only for entries that are new.
 
@@ -479,14 +480,19 @@ def _parse_xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
     return ParsedFeed(meta=meta, entries=raws, warnings=warnings)
 
 
-def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
-    """Parse a feed body. Raises :class:`ParseError` (one-line reason) when it is not a feed at all."""
+def parse_feed(body: bytes, url: str, content_type: str | None = None, *, fast: bool = True) -> ParsedFeed:
+    """Parse a feed body. Raises :class:`ParseError` (one-line reason) when it is not a feed at all.
+
+    A well-formed UTF-8 RSS 2.0 / Atom 1.0 body is read by :mod:`worker.fastparse` (lxml) when it can match
+    feedparser's result exactly; everything else, and everything when ``fast`` is false, by feedparser."""
     if not body or not body.strip(b"\xef\xbb\xbf" + _WS + b"\x00"):
         raise ParseError("empty body")
     body = _to_utf8(body)
     kind = sniff_format(body)
     if kind == "json":
-        return jsonfeed.parse_json_feed(body, url)
+        feed = jsonfeed.parse_json_feed(body, url)
+        feed.parser = "jsonfeed"
+        return feed
     if kind == "empty":
         raise ParseError("XML document without a root element")
     if kind == "html":
@@ -494,6 +500,15 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     if kind == "unknown":
         head = body[:16].decode("latin-1").encode("unicode_escape").decode("ascii")
         raise ParseError(f"not a feed: body is neither XML nor JSON (starts with {head!r})")
+    if fast:
+        from worker.fastparse import parse_fast  # imports this module: a late import avoids the cycle
+
+        quick = parse_fast(body, url, content_type)
+        if quick is not None:
+            quick.parser = "lxml"
+            return quick
     charset = _CHARSET.search(content_type or "")
     body = repair_utf8(body, charset.group(1) if charset else None)
-    return _parse_xml(harden_xml(body), url, content_type)
+    feed = _parse_xml(harden_xml(body), url, content_type)
+    feed.parser = "feedparser"
+    return feed
