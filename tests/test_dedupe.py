@@ -290,6 +290,12 @@ def _reference_content_hash(text: str, title: str = "", url: str | None = None) 
     "½ ① x\u00a0y\u2009z",  # compatibility characters and exotic spaces
     "日本語のテキスト、句読点。 مرحبا بالعالم",  # scripts without ASCII separators
     " ".join(["word"] * 30) + " ’end’",  # long enough for the text-only key
+    " ".join(f"w{i}" for i in range(24)),  # one word short of the text-only key
+    " ".join(f"w{i}" for i in range(25)),  # exactly enough words
+    " .,;-- ".join(f"w{i}" for i in range(25)) + " ... ",  # runs of separators between and after the words
+    " ".join("x" * 40 for _ in range(30)),  # long words: fewer than 24 spaces in the first 512 bytes
+    "  ...  " + "—".join(f"mot{i}" for i in range(30)) + "  !!",  # separators only at the ends, non-ASCII joins
+    "---",  # no words at all
 ])
 def test_content_hash_fast_tokeniser_equals_the_text_key_definition(text: str) -> None:
     assert content_hash(text, "A title", "https://x.example/a") == _reference_content_hash(
