@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -151,7 +152,7 @@ def _check_bytes(body: bytes, content_type: str | None) -> bytes:
     """``body`` without a UTF-8 BOM once it is known to be plain UTF-8 (or ASCII) within the limits."""
     if body.startswith(b"\xef\xbb\xbf"):
         body = body[3:]
-    head = body[:256].lstrip()
+    head = body[:1024].lstrip()
     if not head.startswith(b"<"):
         raise Decline("not-xml")  # UTF-16/32 (by BOM or pattern), JSON, junk
     if b"\x00" in body:
@@ -160,7 +161,9 @@ def _check_bytes(body: bytes, content_type: str | None) -> bytes:
         raise Decline("doctype")
     ascii_only = body.isascii()  # invalid UTF-8 is a fatal error for lxml below ("malformed")
     allowed = _ASCII_SAFE if ascii_only else _UTF8
-    decl = _XML_DECL.match(head)
+    if head.startswith(b"<?xml") and b"?>" not in head:
+        raise Decline("encoding")  # a declaration too long to read cheaply
+    decl = _XML_DECL.match(head[: head.find(b"?>") + 2]) if head.startswith(b"<?xml") else None
     if decl and decl.group(1).strip().lower().decode("latin-1") not in allowed:
         raise Decline("encoding")
     charset = _parse._CHARSET.search(content_type or "")
@@ -208,9 +211,15 @@ _PARSER_OPTIONS: dict[str, Any] = {
 }
 
 
+_LOCAL = threading.local()  # an lxml parser is not to be shared between threads
+
+
 def _tree(body: bytes) -> Any:
+    parser = getattr(_LOCAL, "parser", None)
+    if parser is None:
+        parser = _LOCAL.parser = etree.XMLParser(**_PARSER_OPTIONS)
     try:
-        root = etree.fromstring(body, etree.XMLParser(**_PARSER_OPTIONS))
+        root = etree.fromstring(body, parser)
     except etree.XMLSyntaxError:
         raise Decline("malformed") from None
     info = root.getroottree().docinfo
@@ -284,6 +293,7 @@ class _Walker:
         self.title_depth = -1
         self.names: dict[str, str] = {}
         self.bases: dict[tuple[str, str], str] = {}
+        self.same: dict[str, str] = {}  # base of an element without xml:base, by its parent's base
         self.namespacemap: dict[str, str] = {}
         self.first_prefix: dict[str, str] = {}
 
@@ -321,6 +331,8 @@ class _Walker:
         if found is None:
             found = (make_safe_absolute_uri(current, attr) or current) if current else _urljoin(current, attr)
             self.bases[key] = found
+            if attr == current:
+                self.same[current] = found
         return found
 
     @staticmethod
@@ -558,7 +570,7 @@ class _Entry:
             if a:
                 cbase, clang = w.base(base, a), w.lang(lang, a)
             else:
-                cbase, clang = w.base(base, a), lang
+                cbase, clang = w.same.get(base) or w.base(base, a), lang
             if nested and name not in _MEDIA_NESTED and name not in _HARMLESS and name in _HANDLED:
                 raise Decline(f"element:nested:{name}")
             handler = _ENTRY_HANDLERS.get(name)
