@@ -300,3 +300,16 @@ def _reference_content_hash(text: str, title: str = "", url: str | None = None) 
 def test_content_hash_fast_tokeniser_equals_the_text_key_definition(text: str) -> None:
     assert content_hash(text, "A title", "https://x.example/a") == _reference_content_hash(
         text, "A title", "https://x.example/a")
+
+
+def test_template_guard_reads_names_only_inside_sentences() -> None:
+    """A capitalised word counts as a name inside a sentence, whatever part of it is capitalised; at the start
+    of the text, after a sentence end or after a line break it may just be the first word; a title's names
+    are the ones its body writes as names."""
+    from worker.dedupe import _tokens
+
+    body = _tokens("Talks began. Officials met al-Hussein and O'Neill in Cairo\nToday the army said")
+    assert body.names == {"al-hussein", "o'neill", "cairo"}  # not "talks", "officials", "today"
+    assert body.raw[:3] == ["Talks", "began", "Officials"]
+    title = _tokens("Cairo Talks With al-Hussein", names_from=body.names)
+    assert title.names == {"cairo", "al-hussein"} and title.folded == ["cairo", "talks", "with", "al-hussein"]

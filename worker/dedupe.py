@@ -280,22 +280,32 @@ class _Tokens:
     vocab: set[str]
 
 
+def _capitalised(tok: str) -> bool:
+    """Whether any part of a token starts with a capital ("Cairo", "al-Hussein", "O'Neill")."""
+    if tok[:1].isupper():
+        return True
+    return ("-" in tok or "'" in tok or "’" in tok) and any(part[:1].isupper() for part in _NAME_PARTS.split(tok))
+
+
 def _tokens(text: str, names_from: set[str] | None = None) -> _Tokens:
     text = unicodedata.normalize("NFKC", text)
-    raw: list[str] = []
+    if names_from is not None:  # titles: a name is what the article's body writes as one
+        raw = _TOKEN.findall(text)
+        folded = [t.casefold() for t in raw]
+        return _Tokens(raw, folded, {f for f in folded if f in names_from}, set(folded))
+    raw = []
     names: set[str] = set()
     last = 0
     for m in _TOKEN.finditer(text):
         tok = m.group()
-        gap = text[last : m.start()]
-        initial = not raw or bool(_SENTENCE_END.search(gap)) or "\n" in gap
-        if not initial and any(part[:1].isupper() for part in _NAME_PARTS.split(tok)):  # "al-Hussein"
-            names.add(tok.casefold())
+        # a capitalised token inside a sentence (not after a sentence end or a line break) is a name
+        if raw and _capitalised(tok):
+            gap = text[last : m.start()]
+            if "\n" not in gap and not _SENTENCE_END.search(gap):
+                names.add(tok.casefold())
         raw.append(tok)
         last = m.end()
     folded = [t.casefold() for t in raw]
-    if names_from is not None:  # titles: a name is what the article's body writes as one
-        names = {f for f in folded if f in names_from}
     return _Tokens(raw, folded, names, set(folded))
 
 
