@@ -362,11 +362,17 @@ def render(r: dict[str, Any]) -> str:
             for key, label in (("feedparser_defaults", "feedparser, defaults"),
                                ("feedparser_tuned",
                                 "feedparser, `sanitize_html=False, resolve_relative_uris=False` (baseline)"),
-                               ("parse_feed", "wirefeed `parse_feed` (hardening + feedparser tuned + mapping)"),
-                               ("fastparse", "wirefeed fast path (lxml) for well-formed feeds")):
+                               ("parse_feed", "wirefeed `parse_feed` (lxml fast path, else hardening + feedparser "
+                                              "tuned; mapped to RawEntry)"),
+                               ("fastparse", "wirefeed fast path (`worker.fastparse`, lxml) alone")):
                 if key in p:
                     x = p[key]
                     w(f"| {label} | {_f(x['entries_per_s'])} | {_f(x['wall_s'], 2)} | {_f(x['cpu_s'], 2)} |")
+            served = (p.get("parse_feed") or {}).get("parsers")
+            if served:
+                w("\n`parse_feed` was served by: " + ", ".join(f"{k} {v} feeds" for k, v in sorted(served.items()))
+                  + ". feedparser stays the parser of record: the fast path answers only for feeds it reads exactly "
+                  "as feedparser would (`tests/test_fastparse.py` compares both on the whole shared corpus).")
             w("")
     if "naive" in r:
         n = r["naive"]
