@@ -42,6 +42,18 @@ def test_sniff_format(body: bytes, kind: str) -> None:
     assert sniff_format(body) == kind
 
 
+def test_a_prolog_longer_than_4_kb_still_finds_the_root() -> None:
+    """A DOCTYPE whose internal subset runs past the first 4 KB is read further, not refused as prolog-only;
+    the entities it declares are then substituted as for any other feed."""
+    subset = "".join(f'<!ENTITY e{i} "value {i}">' for i in range(400))  # ~10 KB
+    body = (f'<?xml version="1.0"?><!DOCTYPE rss [{subset}]><rss version="2.0"><channel><title>T &e7;</title>'
+            "<item><title>One &e399;</title><link>https://x.example/1</link></item></channel></rss>").encode()
+    assert len(body) > 8192 and sniff_format(body) == "xml"
+    feed = parse_feed(body, "https://x.example/feed")
+    assert feed.meta.title == "T value 7" and [e.title for e in feed.entries] == ["One value 399"]
+    assert sniff_format(b"<!-- " + b"x" * 5000 + b" -->") == "empty"  # still prolog-only when it is
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [

@@ -163,9 +163,23 @@ def repair_utf8(body: bytes, charset: str | None = None) -> bytes:
     return body
 
 
+_SNIFF_WINDOWS = (4096, 1 << 20)  # a prolog longer than the first window is read up to the second one
+
+
 def sniff_format(body: bytes) -> str:
-    """``"json"``, ``"xml"``, ``"html"``, ``"empty"`` (prolog only) or ``"unknown"`` from the first bytes."""
-    start = body[:4096].lstrip(b"\xef\xbb\xbf" + _WS)
+    """``"json"``, ``"xml"``, ``"html"``, ``"empty"`` (prolog only) or ``"unknown"`` from the first bytes.
+
+    The first 4 KB decide, unless the prolog (a DOCTYPE with a long internal subset, long comments) runs past
+    them: then up to 1 MB is read, so such a feed is not refused as "no root element"."""
+    for window in _SNIFF_WINDOWS:
+        kind = _sniff(body[:window])
+        if kind != "empty" or len(body) <= window:
+            return kind
+    return kind
+
+
+def _sniff(head: bytes) -> str:
+    start = head.lstrip(b"\xef\xbb\xbf" + _WS)
     if not start:
         return "unknown"
     if start[:1] in (b"{", b"["):
