@@ -306,3 +306,21 @@ def test_story_command(conn: psycopg.Connection, cli: object) -> None:  # conn: 
     assert text.returncode == 0 and "near_duplicate 0.7" in text.stdout and "State Information Service" in text.stdout
     missing = cli("story", "https://nowhere.example/x")  # type: ignore[operator]
     assert missing.returncode == 1 and "no article" in missing.stderr
+
+
+def test_daily_prune_removes_the_index_rows_of_deleted_articles(conn: psycopg.Connection, settings: object) -> None:
+    """article_bands has no foreign key (it would cost a lookup per key on every insert): the rows of a deleted
+    article stay until the daily task removes them; the other articles' rows are kept."""
+    from worker.tasks import prune_story_index
+
+    ids = ingest(conn, [(CAIRO_TITLE, "\n\n".join(CAIRO), "https://sis/1"),
+                        (SUDAN_TITLE, "\n\n".join(SUDAN), "https://sis/2")])
+    gone, kept = ids["https://sis/2"], ids["https://sis/1"]
+    bands = dict(conn.execute("SELECT article_id, count(*) FROM article_bands GROUP BY 1").fetchall())
+    assert bands[gone] > 0 and bands[kept] > 0
+    conn.execute("DELETE FROM articles WHERE id = %s", (gone,))  # cascades to fingerprints and links
+    conn.commit()
+    assert prune_story_index() == bands[gone]
+    after = dict(conn.execute("SELECT article_id, count(*) FROM article_bands GROUP BY 1").fetchall())
+    assert after == {kept: bands[kept]}
+    assert prune_story_index() == 0

@@ -26,6 +26,7 @@ app.conf.update(
     task_routes={
         "wirefeed.schedule_due_feeds": {"queue": FETCH_QUEUE},
         "wirefeed.prune_fetch_history": {"queue": FETCH_QUEUE},
+        "wirefeed.prune_story_index": {"queue": PROCESS_QUEUE},
         "wirefeed.fetch_feed": {"queue": FETCH_QUEUE},
         "wirefeed.process_feed": {"queue": PROCESS_QUEUE},
     },
@@ -69,6 +70,11 @@ app.conf.update(
         },
         "prune-fetch-history": {  # feed_fetches rows older than WIREFEED_FETCH_HISTORY_DAYS
             "task": "wirefeed.prune_fetch_history",
+            "schedule": 86400.0,
+            "options": {"expires": 3600},
+        },
+        "prune-story-index": {  # article_bands rows of deleted articles
+            "task": "wirefeed.prune_story_index",
             "schedule": 86400.0,
             "options": {"expires": 3600},
         },

@@ -190,6 +190,24 @@ def prune_fetch_history() -> int:
         return fetch_store.prune_fetches(conn, older_than=datetime.now(UTC) - timedelta(days=days))
 
 
+@app.task(name="wirefeed.prune_story_index", ignore_result=True, **_RETRY_KW)
+def prune_story_index(max_rounds: int = 100) -> int:
+    """Daily: drop near-duplicate index rows (``article_bands``) left by deleted articles, 10,000 rows per
+    transaction, at most ``max_rounds`` transactions per run. Returns the rows removed."""
+    from worker.stories import prune_bands
+
+    settings = get_settings()
+    removed = 0
+    with pooled(settings.database_url) as conn:
+        for _ in range(max_rounds):
+            with conn.transaction():
+                n = prune_bands(conn)
+            removed += n
+            if n < 10_000:
+                break
+    return removed
+
+
 @app.task(bind=True, name="wirefeed.fetch_feed")
 def fetch_feed(self: Task, feed_id: int) -> dict[str, Any]:
     """Fetch one feed; a changed body goes on to the process queue."""
