@@ -3,14 +3,22 @@
 The feed's (or item's) declaration is checked against detection on the text: when the text is long
 enough and the detector is confident, detection wins (feeds often declare one language for everything);
 otherwise the declaration stands. With no declaration, a confident detection on enough text is used.
-Detection reads only a prefix of the text, and the model loads on first use.
+Detection reads only a prefix of the text, and the model loads on first use. It runs py3langid's own model and
+arithmetic, with its two slow steps done faster for the same numbers (see :class:`_Classifier`).
 """
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
+
+import numpy as np
+import xxhash
 
 __all__ = ["detect_language", "normalize_language", "resolve_language"]
 
@@ -52,12 +60,111 @@ def _identifier() -> Any:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+# py3langid's features come from a byte automaton whose state, for the model it ships (0.4.0, fingerprint
+# below), depends only on the last DFA_CONTEXT bytes read: after any 6 bytes it is the same whatever state it
+# started in (tests/test_normalize.py proves it on the installed model by walking every 6-byte string class).
+DFA_CONTEXT = 6
+DFA_FINGERPRINT = "fe2446c16cda87ab:eeddb25efce8f17a"
+
+
+def dfa_fingerprint(ident: Any) -> str:
+    """Identifies the automaton (transitions and row offsets) of a py3langid identifier."""
+    rows = np.asarray(ident.tk_row, dtype=np.int64).tobytes()
+    return f"{xxhash.xxh3_64_hexdigest(memoryview(ident.tk_nextmove))}:{xxhash.xxh3_64_hexdigest(rows)}"
+
+
+class _Classifier:
+    """py3langid's ``classify`` (``norm_probs=True``), the same numbers about twice as fast. Two steps change:
+
+    - the automaton walk over the text's bytes (a Python loop, one step per byte) becomes DFA_CONTEXT numpy
+      steps over all positions at once: position i's state is the walk from the start state over bytes
+      i-5..i, which is the state the byte-by-byte walk reaches there (see DFA_CONTEXT);
+    - the float16 rows of the weight table are widened to float32 by bit arithmetic (exact for the normal
+      numbers the table holds, checked on load) instead of numpy's slow float16 cast.
+
+    Features are counted in first-occurrence order, as the library's Counter does, and the float32 matmul,
+    softmax and alias folding are the library's own operations in the same order: the result is identical."""
+
+    def __init__(self, ident: Any) -> None:
+        self._nm = np.frombuffer(ident.tk_nextmove, dtype=np.uint32)
+        self._rowbase = np.asarray(ident.tk_row, dtype=np.int64) << 8
+        self._out = np.asarray(ident.tk_output, dtype=np.int64)
+        self._ptc = np.ascontiguousarray(ident.nb_ptc).view(np.uint16)
+        self._pc = ident.nb_pc
+        self._classes = list(ident.nb_classes)
+        first: dict[str, int] = {}
+        self._alias_pairs: list[tuple[int, int]] = []
+        for i, c in enumerate(self._classes):
+            if c in first:
+                self._alias_pairs.append((first[c], i))
+            else:
+                first[c] = i
+
+    @staticmethod
+    def usable(ident: Any) -> bool:
+        """Whether ``ident`` is the model this class reproduces exactly."""
+        try:
+            if ident.tk_nextmove.itemsize != 4 or ident.nb_ptc.dtype != np.float16 or ident.min_confidence is not None:
+                return False
+            exponent = (np.ascontiguousarray(ident.nb_ptc).view(np.uint16) >> 10) & 0x1F
+            return bool(((exponent != 0) & (exponent != 0x1F)).all()) and dfa_fingerprint(ident) == DFA_FINGERPRINT
+        except (AttributeError, TypeError, ValueError):
+            return False
+
+    def _features(self, data: bytes) -> np.ndarray:
+        d = np.frombuffer(data, dtype=np.uint8)
+        n = len(d)
+        states = np.zeros(n, dtype=np.int64)
+        for back in range(min(DFA_CONTEXT, n) - 1, -1, -1):  # position i reads byte i - back
+            states[back:] = self._nm[self._rowbase[states[back:]] + d[: n - back]]
+        found = self._out[states]
+        return found[found >= 0]
+
+    def _rows(self, idx: np.ndarray) -> np.ndarray:
+        """Rows ``idx`` of the float16 table as float32: sign, exponent re-biased (15 → 127), mantissa shifted."""
+        bits = self._ptc[idx].astype(np.uint32)
+        wide = bits & 0x7FFF
+        wide <<= 13
+        wide += 112 << 23
+        bits &= 0x8000
+        bits <<= 16
+        wide |= bits
+        return wide.view(np.float32)
+
+    def classify(self, text: str) -> tuple[str, float]:
+        if text.isupper():
+            text = text.lower()
+        data = unicodedata.normalize("NFC", text).encode("utf8", errors="surrogatepass")
+        found = self._features(data)
+        if len(found):
+            visits = Counter(found.tolist())
+            idx = np.fromiter(visits.keys(), dtype=np.intp, count=len(visits))
+            counts = np.fromiter(visits.values(), dtype=np.float32, count=len(visits))
+            scores = np.log1p(counts) @ self._rows(idx) + self._pc
+        else:
+            scores = np.full(len(self._classes), 0.0, dtype=np.float32)
+        scores *= 1.0 / math.sqrt(len(data) or 1)
+        np.exp(scores - scores.max(), out=scores)
+        scores /= scores.sum()
+        for i, j in self._alias_pairs:
+            scores[i] += scores[j]
+            scores[j] = 0.0
+        best = int(scores.argmax())
+        return self._classes[best], float(scores[best])
+
+
+@lru_cache(maxsize=1)
+def _classify() -> Callable[[str], tuple[str, float]]:
+    ident = _identifier()
+    return _Classifier(ident).classify if _Classifier.usable(ident) else ident.classify
+
+
 def detect_language(text: str) -> tuple[str | None, float]:
     """(ISO 639-1 code, confidence 0..1) for the first :data:`PREFIX_CHARS` of ``text``."""
     sample = text[:PREFIX_CHARS]
     if not sample.strip():
         return None, 0.0
-    lang, conf = _identifier().classify(sample)
+    lang, conf = _classify()(sample)
     return normalize_language(lang), float(conf)
 
 
