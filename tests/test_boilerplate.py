@@ -133,3 +133,138 @@ def test_learned_paragraphs_are_removed() -> None:
 )
 def test_repeated_paragraphs(lists: list[list[str]], min_items: int, min_share: float, expected: set[str]) -> None:
     assert repeated_paragraphs(lists, min_items=min_items, min_share=min_share) == expected
+
+
+# --- fast paths: each must give what the plain rules give ------------------------------------------------------
+def _first_chars(items: object) -> tuple[set[str], bool]:
+    """ASCII characters a match of parsed pattern ``items`` can start with (case-insensitively, a superset where
+    a class is involved), and whether the match can be empty (read from the parse tree of ``re``)."""
+    import re._constants as c
+
+    ascii_chars = {chr(i) for i in range(128)}
+    categories = {c.CATEGORY_SPACE: r"\s", c.CATEGORY_NOT_SPACE: r"\S", c.CATEGORY_DIGIT: r"\d",
+                  c.CATEGORY_NOT_DIGIT: r"\D", c.CATEGORY_WORD: r"\w", c.CATEGORY_NOT_WORD: r"\W"}
+
+    def cased(ch: str) -> set[str]:
+        return {x for x in ascii_chars if x.lower() == ch.lower()}
+
+    def one(op: object, av: object) -> tuple[set[str], bool]:
+        if op is c.AT:
+            return set(), True
+        if op is c.LITERAL:
+            return cased(chr(av)), False  # type: ignore[arg-type]
+        if op is c.IN:
+            out: set[str] = set()
+            for iop, iav in av:  # type: ignore[attr-defined]
+                if iop is c.NEGATE:
+                    return set(ascii_chars), False
+                if iop is c.LITERAL:
+                    out |= cased(chr(iav))
+                elif iop is c.RANGE:
+                    out |= {x for i in range(iav[0], iav[1] + 1) if i < 128 for x in cased(chr(i))}
+                elif iop is c.CATEGORY:
+                    out |= {x for x in ascii_chars if __import__("re").match(categories[iav], x)}
+                else:
+                    return set(ascii_chars), False
+            return out, False
+        if op in (c.NOT_LITERAL, c.ANY):
+            return set(ascii_chars), False
+        if op is c.SUBPATTERN:
+            return seq(av[3])  # type: ignore[index]
+        if op is c.BRANCH:
+            parts = [seq(b) for b in av[1]]  # type: ignore[index]
+            return set().union(*(p[0] for p in parts)), any(p[1] for p in parts)
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+            chars, empty = seq(av[2])  # type: ignore[index]
+            return chars, empty or av[0] == 0  # type: ignore[index]
+        raise AssertionError(f"unhandled {op}")
+
+    def seq(parsed: object) -> tuple[set[str], bool]:
+        out: set[str] = set()
+        for op, av in parsed:  # type: ignore[attr-defined]
+            chars, empty = one(op, av)
+            out |= chars
+            if not empty:
+                return out, False
+        return out, True
+
+    return seq(items)
+
+
+def test_rule_first_letters_are_those_of_the_patterns() -> None:
+    """Each rule's declared first letters are exactly the ASCII letters its pattern can start with, so trying
+    only the rules a paragraph's first letter allows finds every match."""
+    import re
+    import re._parser
+
+    from worker import boilerplate
+
+    for letters, pattern in boilerplate._CREDIT_RULES + boilerplate._FOOTER_RULES:
+        chars, _ = _first_chars(re._parser.parse(pattern, re.IGNORECASE))
+        assert {ch.lower() for ch in chars if ch.isalpha()} == set(letters), pattern
+
+
+HEAD_CASES = [
+    "Read the original article on Example News.", "READ THE FULL STORY AT Example", "The post X appeared first on Y.",
+    "This article originally appeared on The Conversation.", "Originally published on Example.", "Source: Reuters",
+    "Published by Example Daily", "Copyright 2025 Example", "© 2025 Example", "(c) Example", "AllAfrica publishes",
+    "Tagged: a, b", "Tags: x", "Related stories", "Read more", "See also:", "More from Example:", "Topics: y",
+    "Filed under: z", "(Reporting by A; Editing by B)", " Reporting by A", "Additional reporting by C",
+    "Associated Press writer A contributed.", "AP reporters B and C contributed to this report.",
+    "Subscribe now for updates", "Sign up: free", "Click here to read", "Tap here to open", "Follow us on X",
+    "Like us on Facebook", "Join Example on Telegram today", "Share this article", "Print", "Email:", "Advertisement",
+    "Sponsored", "The views expressed here are the author's.", "Views expressed in this piece", "Get our free app",
+    "Download the app now", "The government said on Tuesday that it would review the budget.", "Talks went on.",
+    "ſource: Reuters", "ſubscribe now", "K is for Kelvin", "İstanbul", "«Read more»", "1. Read more", "x",
+]
+
+
+@pytest.mark.parametrize("p", HEAD_CASES)
+def test_rules_by_first_letter_match_like_all_rules(p: str) -> None:
+    from worker import boilerplate
+
+    every = boilerplate._HEAD_RULES.match(p)
+    rx = boilerplate._HEAD_BY_LETTER.get(p[0], boilerplate._HEAD_RULES)
+    some = rx.match(p) if rx is not None else None
+
+    def seen(m: object) -> tuple[str | None, str | None] | None:
+        if m is None:
+            return None
+        return m.lastgroup, (None if m.lastgroup == "footer" else boilerplate._credit(m))  # type: ignore[attr-defined]
+
+    assert seen(every) == seen(some)
+    assert (every is None) == (p in ("The government said on Tuesday that it would review the budget.",
+                                     "Talks went on.", "K is for Kelvin", "İstanbul", "«Read more»", "1. Read more",
+                                     "x"))
+
+
+@pytest.mark.parametrize(
+    ("paragraphs", "removed"),
+    [
+        # a phrase rule firing in one paragraph while another holds the words only in upper case
+        (["Copyright Example. ALL RIGHTS RESERVED.", "Some text."], ["Copyright Example. ALL RIGHTS RESERVED."]),
+        (["Story text here.", "Example Media. All Rights Reserved."], ["Example Media. All Rights Reserved."]),
+        (["Story text here.", "Distributed by AllAfrica Global Media."], ["Distributed by AllAfrica Global Media."]),
+        (["Story text here.", "Want more? REGISTER for our daily briefing."],
+         ["Want more? REGISTER for our daily briefing."]),
+        # the words across two paragraphs are not a phrase in either
+        (["Story text: all rights", "reserved for later."], []),
+        # long paragraphs cannot match the bounded phrase rules
+        (["Story text here.", "All rights reserved " + "x" * 300], []),
+    ],
+)
+def test_phrase_rules_gated_by_the_whole_text(paragraphs: list[str], removed: list[str]) -> None:
+    assert strip_boilerplate(paragraphs, None).removed == removed
+
+
+@pytest.mark.parametrize("line", ["Premium Times (Abuja)", "Premium Times (Abuja)  ", "Premium Times (Abuja)\n",
+                                  "Premium Times (Abuja) now", "Premium Times"])
+def test_header_credit_prefilter(line: str) -> None:
+    """A line not ending in ')' (trailing white space aside) never matches the header-credit pattern."""
+    from worker import boilerplate
+
+    m = boilerplate._HEADER_CREDIT.match(line)
+    if not line.rstrip().endswith(")"):
+        assert m is None and boilerplate._header_credit(line) is None
+    else:
+        assert boilerplate._header_credit(line) == (boilerplate._norm_outlet(m.group("outlet")) if m else None)

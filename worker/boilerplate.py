@@ -16,6 +16,7 @@ A rule never empties an item: when everything would go, the paragraphs are kept 
 from __future__ import annotations
 
 import re
+import string
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -46,48 +47,59 @@ _DATE_ONLY = re.compile(
     rf"^(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?(?:\d{{1,2}}\s+(?:{_MONTHS})\.?,?\s+\d{{4}}|"
     rf"(?:{_MONTHS})\.?\s+\d{{1,2}},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})\s*$", _I)
 
+# Start-anchored rules as (the ASCII letters a match can start with, lower-cased; pattern). The letters let a
+# paragraph try only the rules its first letter allows (tests/test_boilerplate.py derives them from the patterns).
 # Footers that name the original outlet: the first match gives the credit.
-_CREDIT_PATTERNS = (
-    rf"^read (?:the )?(?:original|full) (?:article|story|report)(?: here)? (?:on|at|from) {_OUTLET}{_END}",
-    rf"^(?:this|the) (?:article|story|report|post|piece) (?:was )?(?:originally|first) "
-    rf"(?:appeared|published|posted|ran) (?:on|in|at|by) {_OUTLET}{_END}",
-    rf"^(?:this|the) (?:article|story|report|post) is republished from {_OUTLET}(?: under [^\n]*)?\s*[.!]?\s*$",
-    rf"^the post .{{1,300}} appeared first on {_OUTLET}{_END}",
-    rf"^(?:originally )?published (?:on|by|in) {_OUTLET}{_END}",
-    r"^source:\s*(?P<outlet>[^\n.,;]{2,60})\.?\s*$",
+_CREDIT_RULES = (
+    ("r", rf"^read (?:the )?(?:original|full) (?:article|story|report)(?: here)? (?:on|at|from) {_OUTLET}{_END}"),
+    ("t", rf"^(?:this|the) (?:article|story|report|post|piece) (?:was )?(?:originally|first) "
+          rf"(?:appeared|published|posted|ran) (?:on|in|at|by) {_OUTLET}{_END}"),
+    ("t", rf"^(?:this|the) (?:article|story|report|post) is republished from {_OUTLET}(?: under [^\n]*)?\s*[.!]?\s*$"),
+    ("t", rf"^the post .{{1,300}} appeared first on {_OUTLET}{_END}"),
+    ("op", rf"^(?:originally )?published (?:on|by|in) {_OUTLET}{_END}"),
+    ("s", r"^source:\s*(?P<outlet>[^\n.,;]{2,60})\.?\s*$"),
+)
+# Footers with no credit worth taking.
+_FOOTER_RULES = (
+    ("c", r"^(?:copyright\s*)?(?:©|\(c\))\s*(?:\d{4}|[a-z])"),
+    ("c", r"^copyright\s+(?:\d{4}|by\b|the\b)"),
+    ("a", r"^allafrica publishes\b"),
+    ("aw", r"^(?:articles and commentaries that identify allafrica|we publish news and views ranging)\b"),
+    ("t", r"^to (?:contact the copyright holder|address comments or complaints)\b"),
+    ("t", r"^tagged\s*:"),
+    ("trsm", r"^(?:tags|related(?: articles| stories| coverage)?|read more|see also|more from [^\n]{1,60})\s*:?\s*$"),
+    ("ttf", r"^(?:tags|topics|filed under)\s*:"),
+    ("arwect", r"^\(?\s*(?:additional )?(?:reporting|writing|editing|compiled|translated) by\b[^\n]{0,300}\)?\s*$"),
+    ("", r"^\([^()\n]{0,120}\b(?:reporting|editing) by\b[^()\n]{0,300}\)\s*$"),
+    ("ar", r"^(?:associated press|ap|afp|reuters) (?:writers?|reporters?|correspondents?)\b[^\n]{0,200}"
+           r"\bcontributed\b[^\n]{0,40}$"),
+    ("s", r"^(?:subscribe|sign up)(?: now| here| today| free)?\s*(?:for|to|and|on|at|[.!:]|$)[^\n]{0,160}$"),
+    ("ct", r"^(?:click|tap) here to\b[^\n]{0,160}$"),
+    ("fl", r"^(?:follow|like) us on\b[^\n]{0,160}$"),
+    ("fj", r"^(?:follow|join) [^\n]{1,80} on (?:twitter|x|facebook|instagram|telegram|whatsapp|linkedin)\b"
+           r"[^\n]{0,120}$"),
+    ("spea", r"^(?:share|share this(?: article| story)?|print|email|advertisement|sponsored)\s*:?\s*$"),
+    ("tv", r"^(?:the )?views expressed (?:in this|here)\b[^\n]{0,300}$"),
+    ("gd", r"^(?:get|download) (?:our|the) (?:free )?app\b[^\n]{0,160}$"),
 )
 
-# Footers with no credit worth taking (one alternation: one match call per paragraph, not one per rule).
-_FOOTER_PATTERNS = (
-    r"^(?:copyright\s*)?(?:©|\(c\))\s*(?:\d{4}|[a-z])",
-    r"^copyright\s+(?:\d{4}|by\b|the\b)",
-    r"^allafrica publishes\b",
-    r"^(?:articles and commentaries that identify allafrica|we publish news and views ranging)\b",
-    r"^to (?:contact the copyright holder|address comments or complaints)\b",
-    r"^tagged\s*:",
-    r"^(?:tags|related(?: articles| stories| coverage)?|read more|see also|more from [^\n]{1,60})\s*:?\s*$",
-    r"^(?:tags|topics|filed under)\s*:",
-    r"^\(?\s*(?:additional )?(?:reporting|writing|editing|compiled|translated) by\b[^\n]{0,300}\)?\s*$",
-    r"^\([^()\n]{0,120}\b(?:reporting|editing) by\b[^()\n]{0,300}\)\s*$",
-    r"^(?:associated press|ap|afp|reuters) (?:writers?|reporters?|correspondents?)\b[^\n]{0,200}"
-    r"\bcontributed\b[^\n]{0,40}$",
-    r"^(?:subscribe|sign up)(?: now| here| today| free)?\s*(?:for|to|and|on|at|[.!:]|$)[^\n]{0,160}$",
-    r"^(?:click|tap) here to\b[^\n]{0,160}$",
-    r"^(?:follow|like) us on\b[^\n]{0,160}$",
-    r"^(?:follow|join) [^\n]{1,80} on (?:twitter|x|facebook|instagram|telegram|whatsapp|linkedin)\b"
-    r"[^\n]{0,120}$",
-    r"^(?:share|share this(?: article| story)?|print|email|advertisement|sponsored)\s*:?\s*$",
-    r"^(?:the )?views expressed (?:in this|here)\b[^\n]{0,300}$",
-    r"^(?:get|download) (?:our|the) (?:free )?app\b[^\n]{0,160}$",
-)
-# Every start-anchored rule in one alternation, credit footers first and in order: one match call per paragraph
-# (an anchored alternation tries each branch in turn, so it finds what the rules tried one by one would).
-# A credit rule's match is its group ``credit<i>`` (outlet in ``outlet<i>``); any other rule's is ``footer``.
-_HEAD_RULES = re.compile(
-    "|".join(f"(?P<credit{i}>{p.replace('(?P<outlet>', f'(?P<outlet{i}>')})" for i, p in enumerate(_CREDIT_PATTERNS))
-    + "|(?P<footer>" + "|".join(f"(?:{p})" for p in _FOOTER_PATTERNS) + ")",
-    _I,
-)
+
+def _head_rules(letter: str | None) -> re.Pattern[str] | None:
+    """The start-anchored rules a paragraph starting with ``letter`` (None: any start) can match, as one
+    alternation: credit rules first, in order, each as group ``credit<i>`` (outlet in ``outlet<i>``), then the
+    others as group ``footer``. An anchored alternation tries its branches in turn, so it finds what trying
+    the rules one by one would; leaving out rules that cannot match changes nothing."""
+    credit = [f"(?P<credit{i}>{p.replace('(?P<outlet>', f'(?P<outlet{i}>')})"
+              for i, (first, p) in enumerate(_CREDIT_RULES) if letter is None or letter in first]
+    footer = [f"(?:{p})" for first, p in _FOOTER_RULES if letter is None or letter in first]
+    branches = credit + ([f"(?P<footer>{'|'.join(footer)})"] if footer else [])
+    return re.compile("|".join(branches), _I) if branches else None
+
+
+_HEAD_RULES = _head_rules(None)
+# By first character, for paragraphs starting with an ASCII letter (any other start tries every rule).
+_HEAD_BY_LETTER = {c: rx for letter in string.ascii_lowercase for rx in [_head_rules(letter)]
+                   for c in (letter, letter.upper())}
 # Footers whose phrase may stand anywhere in the line's head: scanning for them costs ~15 µs a paragraph,
 # so each runs only when its words occur at all (a substring test: it never changes what matches).
 _ALL_RIGHTS = re.compile(r"^[^\n]{0,200}\ball rights reserved\b[^\n]{0,40}$", _I)
@@ -172,7 +184,8 @@ def strip_boilerplate(
     for i, p in enumerate(paras):
         if not keep[i]:
             continue
-        m = _HEAD_RULES.match(p)
+        rx = _HEAD_BY_LETTER.get(p[0], _HEAD_RULES)
+        m = rx.match(p) if rx is not None else None
         if m is not None and m.lastgroup != "footer":
             footer_credit = footer_credit or _credit(m) or None
             keep[i] = False
