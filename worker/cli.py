@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -24,19 +25,9 @@ def _print_json(doc: Any) -> None:
 
 
 def _connect(settings: Settings):
-    import psycopg
+    from worker.cli_session import connect_or_explain
 
-    from worker.db import connect
-    from worker.logs import redact
-
-    try:
-        return connect(settings.database_url)
-    except psycopg.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
-        raise ConfigError(
-            f"cannot connect to PostgreSQL at {redact(settings.database_url)}: {first}. "
-            "Is it running, and is DATABASE_URL right? (`wirefeed migrate` creates the schema.)"
-        ) from None
+    return connect_or_explain(settings)
 
 
 def _require_schema(conn) -> None:
@@ -206,18 +197,45 @@ def cmd_feeds_list(args: argparse.Namespace, settings: Settings) -> int:
 
 # --- ingest / fetch ------------------------------------------------------------------------------
 
+def _isolated(session: Any, item: str, step: Any) -> Any:
+    """One input through ``session.run`` (transient database failures retried); any other failure becomes
+    that input's error report, and the command goes on with the next input."""
+    from worker import retry
+    from worker.errors import NEVER_SWALLOW
+    from worker.logs import get_logger
+    from worker.pipeline import IngestReport
+
+    try:
+        return session.run(item, step)
+    except NEVER_SWALLOW:
+        raise
+    except Exception as exc:
+        get_logger(__name__).debug("input_failed", input=item, exc_info=True)
+        with contextlib.suppress(Exception):  # the connection may be gone: the next step's retry reopens it
+            session.conn.rollback()
+        kind = retry.classify(exc)
+        hint = (" (PostgreSQL stayed unavailable; run the command again once it is back)"
+                if kind in ("database", "conflict")
+                else " (unexpected: set WIREFEED_LOG_LEVEL=DEBUG for the traceback)")
+        return IngestReport(input=item, status="error", error_kind=kind, error=retry.describe(exc, 300) + hint)
+
+
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from worker import pipeline
+    from worker.cli_session import Session
     from worker.console import progress
 
     reports = []
-    with _connect(settings) as conn:
-        _require_schema(conn)
+    with Session(settings) as session:
+        session.run("schema check", _require_schema)
         for item in progress(args.inputs, "ingesting", enabled=not args.json):
             if item.startswith(("http://", "https://")):
-                rep = pipeline.ingest_url(conn, settings, item)
+                def step(conn: Any, item: str = item) -> Any:
+                    return pipeline.ingest_url(conn, settings, item)
             else:
-                rep = pipeline.ingest_file(conn, settings, Path(item), force=args.force)
+                def step(conn: Any, item: str = item) -> Any:
+                    return pipeline.ingest_file(conn, settings, Path(item), force=args.force)
+            rep = _isolated(session, item, step)
             reports.append(rep)
             if rep.status != "ok":
                 print(f"error: {item}: {rep.error}", file=sys.stderr)
@@ -266,27 +284,38 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
                 fetch_feed.delay(feed_id)
             print(f"enqueued {len(ids)} feed(s) to the workers: {', '.join(map(str, ids))}")
             return 0
+        from worker.cli_session import Session
         from worker.fetch_state import postpone
         from worker.politeness import HostBusy, HostPoliteness
 
         polite = HostPoliteness.from_settings(settings, max_wait=30.0)  # shared with running workers
         failed = 0
-        for feed_id in progress(ids, "fetching", enabled=True):
-            try:
-                rep = pipeline.refresh_feed(conn, settings, feed_id, politeness=polite)
-            except HostBusy as busy:
-                postpone(conn, feed_id, busy.retry_after or 60.0)
-                print(f"feed {feed_id}: postponed, {busy.reason}")
-                continue
-            if rep.status != "ok":
-                failed += 1
-                print(f"error: feed {feed_id} {rep.input}: {rep.error}", file=sys.stderr)
-            elif rep.not_modified:
-                print(f"feed {feed_id}: not modified")
-            else:
-                print(f"feed {feed_id}: {rep.entries} entries, {rep.new_articles} new, "
-                      f"{rep.duplicates} duplicates, {rep.near_duplicates} near-duplicates")
+        with Session(settings) as session:
+            for feed_id in progress(ids, "fetching", enabled=True):
+                def step(c: Any, feed_id: int = feed_id) -> Any:
+                    try:
+                        return pipeline.refresh_feed(c, settings, feed_id, politeness=polite)
+                    except HostBusy as busy:
+                        postpone(c, feed_id, busy.retry_after or 60.0)
+                        return busy
+
+                rep = _isolated(session, f"feed {feed_id}", step)
+                if isinstance(rep, HostBusy):
+                    print(f"feed {feed_id}: postponed, {rep.reason}")
+                    continue
+                _print_fetch(feed_id, rep)
+                failed += rep.status != "ok"
     return 1 if failed else 0
+
+
+def _print_fetch(feed_id: int, rep: Any) -> None:
+    if rep.status != "ok":
+        print(f"error: feed {feed_id} {rep.input}: {rep.error}", file=sys.stderr)
+    elif rep.not_modified:
+        print(f"feed {feed_id}: not modified")
+    else:
+        print(f"feed {feed_id}: {rep.entries} entries, {rep.new_articles} new, "
+              f"{rep.duplicates} duplicates, {rep.near_duplicates} near-duplicates")
 
 
 # --- status / worker / beat ----------------------------------------------------------------------
