@@ -151,3 +151,47 @@ def test_scrub_removes_lone_surrogates_and_nul() -> None:
 )
 def test_nesting_too_deep(html: str, deep: bool) -> None:
     assert nesting_too_deep(html) is deep
+
+
+# --- fast paths: each must give what the general code gives ----------------------------------------------------
+TRICKY_TEXTS = [
+    "", " ", "plain ascii text", "  two  spaces  ", "tab\there", "line\nbreak", "cr\rlf", "ff\fvt\v", "nbsp\xa0here",
+    "ls\u2028ps\u2029ideo\u3000sp", "thin\u2009space", "zero\u200bwidth", "soft\xadhyphen", "nul\x00byte",
+    "bell\x07 esc\x1b", "del\x7f", "c1 \x85 \x93quoted\x94", "lone \ud800 surrogate", "nonchar \ufffe \uffff",
+    "émoji 🙂 ok", "ΣΊΣΥΦΟΣ", "北京\u3000报道", "\x1c\x1d\x1e\x1f", " \n ", "a\u2009\u2009b",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXTS)
+def test_scrub_fast_checks_agree_with_the_pattern(text: str) -> None:
+    from worker import html
+
+    general = html._BAD_CHARS.sub("", text.translate(html._C1_TO_CP1252)) if html._BAD_CHARS.search(text) else text
+    assert scrub(text) == general
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXTS)
+def test_collapse_fast_check_agrees_with_the_scans(text: str) -> None:
+    from worker import html
+
+    general = " ".join(text.split()) if any(odd in text for odd in html._ODD_SPACE) else text.strip()
+    assert html._collapse(text) == general
+
+
+@pytest.mark.parametrize("text", [
+    "\x01\x01a\x01 \x01\n\x01b  c\x01\u2009\x01d",  # empty, blank and exotic-space-only chunks among real ones
+    "a\x02\x02b\x01 \x02 \x01c\nd",  # line breaks, a blank chunk holding one
+    "\x01\u3000\x01x\xa0y",
+])
+def test_split_paragraphs_skips_blank_chunks_like_trimming_would(text: str) -> None:
+    from worker import html
+
+    collapse = html._collapse if any(odd in text for odd in html._ODD_SPACE) else str.strip
+    text2 = html._BR_RUN.sub(html._BLOCK, text) if html._BR in text else text
+    expected = []
+    for chunk in text2.split(html._BLOCK):
+        para = ("\n".join(line for line in (collapse(seg) for seg in chunk.split(html._BR)) if line)
+                if html._BR in chunk else collapse(chunk))
+        if para:
+            expected.append(para)
+    assert html._split_paragraphs(text) == expected
