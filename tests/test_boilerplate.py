@@ -268,3 +268,36 @@ def test_header_credit_prefilter(line: str) -> None:
         assert m is None and boilerplate._header_credit(line) is None
     else:
         assert boilerplate._header_credit(line) == (boilerplate._norm_outlet(m.group("outlet")) if m else None)
+
+
+def test_phrase_rule_bounds_and_ascii_projection() -> None:
+    """A rule's declared longest paragraph covers its pattern's widest match (plus a final newline "$" allows),
+    and the only non-ASCII characters that lower-case to ASCII letters are those the words cannot hold."""
+    import re
+    import re._parser
+    import sys
+
+    from worker import boilerplate
+
+    for words, rx, longest in boilerplate._PHRASE_RULES:
+        widest = re._parser.parse(rx.pattern, rx.flags).getwidth()[1]
+        assert longest is None or widest + 1 <= longest
+        for w in words:
+            assert w.isascii() and w == w.lower()
+            assert b"k" not in w and not w.endswith(b"i")  # Kelvin sign → "k"; "İ" → "i" + U+0307
+    to_ascii = {c for c in map(chr, range(0x80, sys.maxunicode + 1))
+                if not 0xD800 <= ord(c) <= 0xDFFF and any(x.isascii() for x in c.lower())}
+    assert to_ascii == {"\u0130", "\u212a"}
+
+
+@pytest.mark.parametrize("p", [
+    "Ünïcode — ALL RIGHTS RESERVED.", "© Ünïcode. All rights reserved", "İ all rights reserved",
+    "\u212a all rights reserved", "Sign up for the ‘Daily’ newsletter", "ſubscribe to updates",
+])
+def test_phrase_footer_projection_equals_lowering(p: str) -> None:
+    from worker import boilerplate
+
+    low = p.lower()
+    expected = any(any(w.decode() in low for w in words) and rx.match(p) is not None
+                   for words, rx, _ in boilerplate._PHRASE_RULES)
+    assert boilerplate._phrase_footer(p, boilerplate._PHRASE_RULES) == expected

@@ -107,13 +107,32 @@ _DISTRIBUTED = re.compile(r"^[^\n]{0,300}\bdistributed by allafrica\b", _I)
 _SUBSCRIBE = re.compile(
     r"^[^\n]{0,80}\b(?:subscribe|sign up|signup|register)\b[^\n]{0,120}\b(?:newsletter|updates|inbox|"
     r"alerts|digest|briefing|free)\b[^\n]{0,120}$", _I)
-# (words that must occur in the lower-cased paragraph, rule): a paragraph's lower-cased text is a substring of
-# its whole text's, so words absent from the whole text rule the rule out for every paragraph at once.
+# (words, rule, longest paragraph the rule can match or None): a rule runs on a paragraph whose lower-cased text
+# holds one of its words. Of all non-ASCII characters only "İ" and the Kelvin sign lower-case to ASCII letters
+# ("i̇" and "k"), and neither can stand inside these words, so the lower-cased text holds a word exactly when the
+# ASCII projection (:func:`_ascii_lower`) does. A paragraph's projection is part of its whole text's, so words
+# absent from the projection of every paragraph short enough for the rule rule it out for all of them at once.
 _PHRASE_RULES = (
-    (("all rights reserved",), _ALL_RIGHTS),
-    (("distributed by allafrica",), _DISTRIBUTED),
-    (("subscribe", "sign up", "signup", "register"), _SUBSCRIBE),
+    ((b"all rights reserved",), _ALL_RIGHTS, 260),
+    ((b"distributed by allafrica",), _DISTRIBUTED, None),
+    ((b"subscribe", b"sign up", b"signup", b"register"), _SUBSCRIBE, 340),
 )
+_SHORT_PARAGRAPH = max(n for _, _, n in _PHRASE_RULES if n is not None)
+
+
+def _ascii_lower(text: str) -> bytes:
+    """``text`` with every non-ASCII character as "?", ASCII letters lower-cased (C-speed; one byte per character)."""
+    return text.encode("ascii", "replace").lower()
+
+
+def _possible_phrase_rules(paras: list[str]) -> tuple[tuple[tuple[bytes, ...], re.Pattern[str], int | None], ...]:
+    """The phrase rules whose words occur in the paragraphs they could match (see :data:`_PHRASE_RULES`)."""
+    whole = _ascii_lower("\n\n".join(paras))
+    short = whole
+    if any(len(p) > _SHORT_PARAGRAPH for p in paras):
+        short = _ascii_lower("\n\n".join(p for p in paras if len(p) <= _SHORT_PARAGRAPH))
+    return tuple(rule for rule in _PHRASE_RULES if any(w in (whole if rule[2] is None else short) for w in rule[0]))
+
 
 _SIGNOFF_MAX_WORDS = 5
 _OUTLET_MAX_WORDS = 8  # a longer "outlet" is a sentence, not a name
@@ -147,10 +166,10 @@ def _credit(m: re.Match[str]) -> str:
     return outlet if len(outlet.split()) <= _OUTLET_MAX_WORDS else ""
 
 
-def _phrase_footer(p: str, rules: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...]) -> bool:
+def _phrase_footer(p: str, rules: tuple[tuple[tuple[bytes, ...], re.Pattern[str], int | None], ...]) -> bool:
     """Whether one of ``rules`` (a subset of :data:`_PHRASE_RULES`) finds a footer in ``p``."""
-    low = p.lower()
-    return any(any(w in low for w in words) and rx.match(p) is not None for words, rx in rules)
+    low = _ascii_lower(p)
+    return any(any(w in low for w in words) and rx.match(p) is not None for words, rx, _ in rules)
 
 
 def _is_signoff(p: str) -> bool:
@@ -179,8 +198,7 @@ def strip_boilerplate(
         keep[i] = False
         header_credit = header_credit or (credits[0] if credits else None)
 
-    text_low = "\n\n".join(paras).lower()
-    phrase_rules = tuple(rule for rule in _PHRASE_RULES if any(w in text_low for w in rule[0]))
+    phrase_rules = _possible_phrase_rules(paras)
     for i, p in enumerate(paras):
         if not keep[i]:
             continue
