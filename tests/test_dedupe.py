@@ -267,6 +267,9 @@ def test_fixture_near_miss_facts_disagree() -> None:
         ("The minister met Haftar in Cairo.", "The minister met al-Hussein in Cairo.", ["name"]),  # another person
         ("Talks ended in Cairo.", "Talks ended in Cairo. More talks are planned.", []),  # a line added: an edit
         ("Lieutenant General Ahmed Khalifa spoke.", "Ahmed Khalifa spoke.", []),  # words dropped: an edit
+        ("Ils se sont réunis le mardi 16 septembre.", "Ils se sont réunis le jeudi 2 octobre.", ["date"]),  # French
+        ("Sie trafen sich am 16. September.", "Sie trafen sich am 2. Oktober.", ["date"]),  # German
+        ("Se reunieron el 16 de septiembre.", "Se reunieron el 2 de octubre.", ["date", "date"]),  # day and month
     ],
 )
 def test_template_conflict_kinds(a: str, b: str, expected: list[str]) -> None:

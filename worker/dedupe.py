@@ -266,9 +266,25 @@ _TOKEN = re.compile(r"\d+(?:[.,:]\d+)*%?|\w+(?:[-'’]\w+)*", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?:;\"“”(\[]\s*$")
 _NAME_PARTS = re.compile(r"[-'’]")
 _DATE_WORDS = frozenset((
+    # English
     "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
     "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
     "dec", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    # French
+    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre",
+    "décembre", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+    # German
+    "januar", "jänner", "februar", "märz", "juni", "juli", "oktober", "dezember", "montag", "dienstag",
+    "mittwoch", "donnerstag", "freitag", "samstag", "sonntag",
+    # Spanish
+    "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "setiembre",
+    "octubre", "noviembre", "diciembre", "lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo",
+    # Portuguese
+    "janeiro", "fevereiro", "março", "maio", "junho", "julho", "setembro", "outubro", "novembro", "dezembro",
+    "segunda", "terça", "quarta", "quinta", "sexta",
+    # Italian
+    "gennaio", "febbraio", "aprile", "maggio", "giugno", "luglio", "settembre", "ottobre", "dicembre",
+    "lunedì", "martedì", "mercoledì", "giovedì", "venerdì",
 ))
 
 
@@ -332,13 +348,22 @@ class Conflict:
         return f"{self.where} {self.kind}: {self.a!r} vs {self.b!r}"
 
 
+_DATE_JOINERS = frozenset(("de", "del", "di", "of"))  # "16 de septiembre", "16th of September"
+
+
+def _next_to_date_word(folded: list[str], i: int) -> bool:
+    """A number beside a month or weekday ("September 10", "10 September", "10 de septiembre")."""
+    if (i > 0 and folded[i - 1] in _DATE_WORDS) or (i + 1 < len(folded) and folded[i + 1] in _DATE_WORDS):
+        return True
+    return i + 2 < len(folded) and folded[i + 1] in _DATE_JOINERS and folded[i + 2] in _DATE_WORDS
+
+
 def _slot_facts(folded: list[str], i1: int, i2: int, names: set[str]) -> set[tuple[str, str]]:
     out = set()
     for i in range(i1, i2):
         kind = _fact_kind(folded[i], names)
-        if kind == "number" and ((i > 0 and folded[i - 1] in _DATE_WORDS)
-                                 or (i + 1 < len(folded) and folded[i + 1] in _DATE_WORDS)):
-            kind = "date"  # "September 10", "10 September"
+        if kind == "number" and _next_to_date_word(folded, i):
+            kind = "date"
         if kind:
             out.add((folded[i], kind))
     return out
