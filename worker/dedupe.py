@@ -281,7 +281,7 @@ _DATE_WORDS = frozenset((
     "octubre", "noviembre", "diciembre", "lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo",
     # Portuguese
     "janeiro", "fevereiro", "março", "maio", "junho", "julho", "setembro", "outubro", "novembro", "dezembro",
-    "segunda", "terça", "quarta", "quinta", "sexta",
+    # (not the weekdays "segunda" ... "sexta": they are the ordinals "second" ... "sixth" too)
     # Italian
     "gennaio", "febbraio", "aprile", "maggio", "giugno", "luglio", "settembre", "ottobre", "dicembre",
     "lunedì", "martedì", "mercoledì", "giovedì", "venerdì",
