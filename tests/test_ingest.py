@@ -29,9 +29,11 @@ def test_syndication_fixtures_twice_give_four_sightings_and_exact_dedupe(cli, co
     assert first.returncode == 0, first.stderr
     assert [i["status"] for i in doc1["inputs"]] == ["ok", "ok", "ok"]
     assert doc1["totals"]["entries"] == 4
+    assert [i["parser"] for i in doc1["inputs"]] == ["lxml", "lxml", "lxml"]  # well-formed: the fast path
     second, doc2 = _ingest(cli, *files)
     assert second.returncode == 0, second.stderr
     assert doc2["totals"]["new_articles"] == 0  # idempotent: nothing new the second time
+    assert [i["parser"] for i in doc2["inputs"]] == [None, None, None]  # same bodies: not parsed again
 
     assert conn.execute("SELECT count(*) FROM article_sightings").fetchone()[0] == 4
     article_of = _article_of(conn)
@@ -177,3 +179,16 @@ def test_changed_item_updates_its_article(cli, conn, tmp_path: Path) -> None:
     assert r.returncode == 0 and doc["inputs"][0]["updated"] == 1
     rows = conn.execute("SELECT content_text FROM articles").fetchall()
     assert len(rows) == 1 and rows[0][0].startswith("Corrected version")
+
+
+def test_json_report_names_the_parser_that_read_each_body(cli, conn, tmp_path: Path) -> None:
+    """RSS 1.0 (RDF) is outside the lxml fast path: feedparser, the parser of record, reads it."""
+    rdf = tmp_path / "rdf.xml"
+    rdf.write_text(
+        '<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+        'xmlns="http://purl.org/rss/1.0/"><channel rdf:about="https://x.example/"><title>R</title>'
+        "<link>https://x.example/</link></channel><item rdf:about=\"https://x.example/1\"><title>One</title>"
+        "<link>https://x.example/1</link><description>Body text of the only item.</description></item></rdf:RDF>")
+    r, doc = _ingest(cli, rdf, FIXTURES / "sis-gov-eg.rss")
+    assert r.returncode == 0, r.stderr
+    assert [(i["parser"], i["new_articles"]) for i in doc["inputs"]] == [("feedparser", 1), ("lxml", 2)]

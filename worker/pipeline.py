@@ -47,6 +47,7 @@ class IngestReport:
     skipped: int = 0
     skip_reasons: list[str] = field(default_factory=list)
     skip_kinds: dict[str, int] = field(default_factory=dict)  # reason (up to its first colon) -> entries
+    parser: str | None = None  # which parser read the body: "lxml" (fast path), "feedparser" or "jsonfeed"
     duration_s: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
@@ -132,6 +133,7 @@ def process_body(
     finally:
         report.duration_s = round(time.perf_counter() - started, 4)
 
+    report.parser = parsed.parser or None
     keyed = _dedupe_keys(parsed.entries)
     report.entries = len(parsed.entries)
     report.duplicates += len(parsed.entries) - len(keyed)

@@ -39,7 +39,7 @@ def batch_done(report: Any) -> None:
         "feed_id": report.feed_id, "outcome": outcome, "entries": report.entries,
         "new_articles": report.new_articles, "near_duplicates": report.near_duplicates,
         "duplicates": report.duplicates, "updated": report.updated, "skipped": report.skipped,
-        "duration_s": report.duration_s,
+        "duration_s": report.duration_s, "parser": getattr(report, "parser", None),
     }
     if report.status != "ok":
         log.warning("batch", **fields, error_kind=report.error_kind, error=report.error)
