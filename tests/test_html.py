@@ -195,3 +195,23 @@ def test_split_paragraphs_skips_blank_chunks_like_trimming_would(text: str) -> N
         if para:
             expected.append(para)
     assert html._split_paragraphs(text) == expected
+
+
+def test_factored_block_names_match_exactly_the_names() -> None:
+    """The prefix-factored alternation matches each block element name and nothing else (every name, every
+    prefix and one-letter extension of one, and all short strings over the names' letters)."""
+    import itertools
+    import re
+
+    from worker import html
+
+    names = set(html._BLOCK_ELEMENTS)
+    factored = re.compile(html._BLOCK_NAMES)
+    letters = sorted({c for n in names for c in n})
+    candidates = set(names) | {n[:i] for n in names for i in range(len(n))}
+    candidates |= {n + c for n in names for c in letters}
+    candidates |= {"".join(t) for k in (1, 2) for t in itertools.product(letters, repeat=k)}
+    for c in candidates:
+        assert (factored.fullmatch(c) is not None) == (c in names), c
+    for extra in (["a", "ab", "abc", "b"], ["", "x"], ["same", "same"]):
+        assert {w for w in extra if re.fullmatch(html._factored(extra), w)} == set(extra)
