@@ -91,6 +91,8 @@ def test_metrics_after_real_fetches(cli, conn, db_url, fixture_server, metrics_w
     assert value(s, "wirefeed_fetch_duration_seconds_count", result="error") == 1
     assert value(s, "wirefeed_fetch_duration_seconds_bucket", result="error", le="+Inf") == 1
     assert value(s, "wirefeed_batch_duration_seconds_count") == 3
+    assert value(s, "wirefeed_parsed_bodies_total", parser="lxml") == 3  # the fixtures are well-formed
+    assert value(s, "wirefeed_parsed_bodies_total", parser="feedparser") == 0
     # every entry has exactly one fate, and the fates agree with the rows stored
     fates = {f: value(s, "wirefeed_entries_total", fate=f) for f in metrics.FATES}
     assert sum(fates.values()) == 4

@@ -55,6 +55,7 @@ class _Metrics:
     batch_duration: Any
     entries: Any
     skipped: Any
+    parsed: Any
 
 
 def _get() -> _Metrics:
@@ -82,6 +83,9 @@ def _get() -> _Metrics:
                                 "updated, skipped", ["fate"], registry=reg),
                 skipped=Counter("wirefeed_entries_skipped", "Entries skipped, by reason", ["reason"],
                                 registry=reg),
+                parsed=Counter("wirefeed_parsed_bodies", "Feed bodies parsed, by parser: lxml (the fast path), "
+                               "feedparser (the parser of record, for what the fast path declines), jsonfeed",
+                               ["parser"], registry=reg),
             )
         return _metrics
 
@@ -135,6 +139,9 @@ def record_batch(report: Any, skip_kinds: dict[str, int] | None = None) -> str:
     m = _get()
     m.batches.labels(outcome).inc()
     m.batch_duration.observe(max(float(report.duration_s or 0.0), 0.0))
+    parser = getattr(report, "parser", None)
+    if parser in ("lxml", "feedparser", "jsonfeed"):
+        m.parsed.labels(parser).inc()
     for fate, n in fates(report).items():
         if n > 0:
             m.entries.labels(fate).inc(n)
