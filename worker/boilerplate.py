@@ -129,9 +129,16 @@ def _possible_phrase_rules(paras: list[str]) -> tuple[tuple[tuple[bytes, ...], r
     """The phrase rules whose words occur in the paragraphs they could match (see :data:`_PHRASE_RULES`)."""
     whole = _ascii_lower("\n\n".join(paras))
     short = whole
-    if any(len(p) > _SHORT_PARAGRAPH for p in paras):
-        short = _ascii_lower("\n\n".join(p for p in paras if len(p) <= _SHORT_PARAGRAPH))
-    return tuple(rule for rule in _PHRASE_RULES if any(w in (whole if rule[2] is None else short) for w in rule[0]))
+    if paras and max(map(len, paras)) > _SHORT_PARAGRAPH:
+        short = _ascii_lower("\n\n".join([p for p in paras if len(p) <= _SHORT_PARAGRAPH]))
+    found = []
+    for rule in _PHRASE_RULES:
+        text = whole if rule[2] is None else short
+        for word in rule[0]:
+            if word in text:
+                found.append(rule)
+                break
+    return tuple(found)
 
 
 _SIGNOFF_MAX_WORDS = 5
@@ -212,7 +219,12 @@ def strip_boilerplate(
             keep[i] = False
 
     # A bare sign-off line ("Ahram Online") right before a removed footer at the tail goes with it.
-    last_kept = max((i for i, k in enumerate(keep) if k), default=-1)
+    if False not in keep:  # nothing cut (the common case)
+        credit = header_credit or footer_credit
+        if credit and feed_title and text_key(credit) == text_key(feed_title):
+            credit = feed_title.strip()
+        return Cleaned(paragraphs=paras, credit=credit or None, removed=[])
+    last_kept = len(keep) - 1 - keep[::-1].index(True) if True in keep else -1
     if 0 <= last_kept < len(paras) - 1 and _is_signoff(paras[last_kept]) and last_kept > 0:
         keep[last_kept] = False
 
