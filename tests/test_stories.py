@@ -324,3 +324,38 @@ def test_daily_prune_removes_the_index_rows_of_deleted_articles(conn: psycopg.Co
     after = dict(conn.execute("SELECT article_id, count(*) FROM article_bands GROUP BY 1").fetchall())
     assert after == {kept: bands[kept]}
     assert prune_story_index() == 0
+
+
+def test_reindex_command_rebuilds_old_and_missing_fingerprints(conn: psycopg.Connection, cli: object) -> None:
+    """After a fingerprint change (SCHEME bumped) every stored article is re-indexed under its new keys and
+    keeps its story; an article with no fingerprint gets a story decision; a second run has nothing to do."""
+    ids = ingest(conn, [(CAIRO_TITLE, "\n\n".join(CAIRO), "https://sis/1"),
+                        ("Update: " + CAIRO_TITLE, "\n\n".join(REWRITE), "https://ahram/1"),
+                        (SUDAN_TITLE, "\n\n".join(SUDAN), "https://sis/2")])
+    orig, rewrite, sudan = ids["https://sis/1"], ids["https://ahram/1"], ids["https://sis/2"]
+    stories_before = story_of(conn)
+    # an old scheme for two articles (their index rows replaced by junk keys), no fingerprint at all for one
+    conn.execute("UPDATE article_fingerprints SET scheme = 0, keys = '{7,8}' WHERE article_id IN (%s, %s)",
+                 (orig, rewrite))
+    conn.execute("DELETE FROM article_bands WHERE article_id IN (%s, %s)", (orig, rewrite))
+    conn.execute("INSERT INTO article_bands (band_key, article_id) VALUES (7, %s), (8, %s)", (orig, rewrite))
+    conn.execute("DELETE FROM article_links WHERE article_id = %s", (sudan,))
+    conn.execute("DELETE FROM article_bands WHERE article_id = %s", (sudan,))
+    conn.execute("DELETE FROM article_fingerprints WHERE article_id = %s", (sudan,))
+    conn.commit()
+
+    r = cli("reindex-stories", "--json", "--batch", "2")  # type: ignore[operator]
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"reindexed": 2, "assigned": 1}
+    for aid, (title, text) in ((orig, (CAIRO_TITLE, CAIRO)), (rewrite, ("Update: " + CAIRO_TITLE, REWRITE)),
+                               (sudan, (SUDAN_TITLE, SUDAN))):
+        keys = {k for (k,) in conn.execute("SELECT band_key FROM article_bands WHERE article_id = %s", (aid,))}
+        assert keys == set(fingerprint(title, "\n\n".join(text)).keys)
+    assert conn.execute("SELECT count(*) FROM article_fingerprints WHERE scheme = %s", (stories.SCHEME,)).fetchone() \
+        == (3,)
+    assert story_of(conn) == stories_before  # stories are kept
+    assert link(conn, sudan)["method"] == "new"
+    again = cli("reindex-stories")  # type: ignore[operator]
+    assert again.returncode == 0 and "nothing to re-index" in again.stdout
+    forced = cli("reindex-stories", "--all", "--json")  # type: ignore[operator]
+    assert json.loads(forced.stdout) == {"reindexed": 3, "assigned": 0} and story_of(conn) == stories_before

@@ -155,6 +155,29 @@ def cmd_story(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_reindex_stories(args: argparse.Namespace, settings: Settings) -> int:
+    """``wirefeed reindex-stories [--all]``: rebuild the near-duplicate index after a fingerprint change."""
+    from worker import story_reindex
+    from worker.console import progress
+
+    with _connect(settings) as conn:
+        _require_schema(conn)
+        todo = story_reindex.pending(conn, everything=args.all)
+        conn.commit()
+        if not todo:
+            print("nothing to re-index: every article has a current fingerprint (--all re-indexes them anyway)")
+            return 0
+        reindexed = assigned = 0
+        steps = story_reindex.run(conn, everything=args.all, batch=args.batch)
+        for step in progress(steps, "re-indexing", enabled=not args.json, total=-(-todo // args.batch)):
+            reindexed, assigned = step.reindexed, step.assigned
+    if args.json:
+        _print_json({"reindexed": reindexed, "assigned": assigned})
+    else:
+        print(f"re-indexed {reindexed} articles; {assigned} without a fingerprint got a story decision")
+    return 0
+
+
 def cmd_feeds_import(args: argparse.Namespace, settings: Settings) -> int:
     from worker.opml import OpmlError, read_opml
     from worker.store import feeds as feed_store
@@ -394,6 +417,11 @@ def build_parser() -> argparse.ArgumentParser:
     sto.add_argument("ref", metavar="ID|URL", help="an article id or canonical URL")
     sto.add_argument("--json", action="store_true")
 
+    ri = sub.add_parser("reindex-stories", help="rebuild the near-duplicate index after a fingerprint change")
+    ri.add_argument("--all", action="store_true", help="every article, not only those with an old fingerprint")
+    ri.add_argument("--batch", type=int, default=500, help="articles per transaction (default 500)")
+    ri.add_argument("--json", action="store_true")
+
     st = sub.add_parser("status", help="queues, workers, feeds due and in error, recent articles")
     st.add_argument("--json", action="store_true")
 
@@ -420,6 +448,7 @@ HANDLERS = {
     "status": cmd_status,
     "health": cmd_health,
     "story": cmd_story,
+    "reindex-stories": cmd_reindex_stories,
     ("feeds", "add"): cmd_feeds_add,
     ("feeds", "import"): cmd_feeds_import,
     ("feeds", "list"): cmd_feeds_list,

@@ -34,14 +34,16 @@ def _span(secs: float) -> str:
     return f"{int(secs // 86400)}d"
 
 
-def progress(items: Sequence[T], label: str, *, enabled: bool = True) -> Iterator[T]:
-    """Yield ``items``, drawing a progress bar on stderr when it is a terminal and there is more than one."""
-    if not enabled or len(items) < 2 or not sys.stderr.isatty():
+def progress(items: Iterable[T], label: str, *, enabled: bool = True, total: int | None = None) -> Iterator[T]:
+    """Yield ``items``, drawing a progress bar on stderr when it is a terminal and there is more than one
+    (``total``: the count, for an iterator that has no length)."""
+    count = total if total is not None else len(items) if isinstance(items, Sequence) else 0
+    if not enabled or count < 2 or not sys.stderr.isatty():
         yield from items
         return
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=len(items))
+        task = bar.add_task(label, total=count)
         for item in items:
             yield item
             bar.advance(task)
