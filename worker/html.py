@@ -139,7 +139,7 @@ _NO_DEPTH = frozenset(_VOID + _IMPLICITLY_CLOSED)
 
 def nesting_too_deep(html: str, limit: int = MAX_HTML_DEPTH) -> bool:
     """Whether ``html`` nests elements deeper than ``limit`` (a cheap count first, a tag scan only when needed)."""
-    if html.count("<") < _DEPTH_SCAN_FROM:
+    if len(html) < _DEPTH_SCAN_FROM or html.count("<") < _DEPTH_SCAN_FROM:  # (counting costs ~1 ns a character)
         return False
     depth = 0
     for m in _TAG_SCAN.finditer(html):
