@@ -22,6 +22,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 import numpy as np
 import xxhash
@@ -288,8 +289,8 @@ _DATE_WORDS = frozenset((
 ))
 
 
-@dataclass(slots=True)
-class _Tokens:
+@dataclass(frozen=True, slots=True)
+class _Tokens:  # frozen: _body_tokens hands the same object to every caller
     raw: list[str]  # as written
     folded: list[str]
     names: set[str]  # folded tokens written capitalised inside a sentence somewhere in the text
@@ -315,7 +316,7 @@ def _tokens(text: str, names_from: set[str] | None = None) -> _Tokens:
     for m in _TOKEN.finditer(text):
         tok = m.group()
         # a capitalised token inside a sentence (not after a sentence end or a line break) is a name
-        if raw and _capitalised(tok):
+        if raw and (tok[0].isupper() or (("-" in tok or "'" in tok or "’" in tok) and _capitalised(tok))):
             gap = text[last : m.start()]
             if "\n" not in gap and not _SENTENCE_END.search(gap):
                 names.add(tok.casefold())
@@ -323,6 +324,12 @@ def _tokens(text: str, names_from: set[str] | None = None) -> _Tokens:
         last = m.end()
     folded = [t.casefold() for t in raw]
     return _Tokens(raw, folded, names, set(folded))
+
+
+@lru_cache(maxsize=64)
+def _body_tokens(text: str) -> _Tokens:
+    """``_tokens`` of a body, remembered: an original is verified against each of its copies in turn."""
+    return _tokens(text)
 
 
 def _fact_kind(folded: str, names: set[str]) -> str | None:
@@ -392,7 +399,7 @@ def _conflicts(a: _Tokens, b: _Tokens, vocab_a: set[str], vocab_b: set[str], whe
 def template_conflicts(title_a: str, text_a: str, title_b: str, text_b: str) -> list[Conflict]:
     """Facts substituted between two texts: where one says 'Libya', 'September 16', '5.25%' the other
     says 'Sudan', 'October 2', '5.5%'. Edits (added or dropped passages) are not conflicts."""
-    ta, tb = _tokens(text_a), _tokens(text_b)
+    ta, tb = _body_tokens(text_a), _body_tokens(text_b)
     ha, hb = _tokens(title_a, names_from=ta.names), _tokens(title_b, names_from=tb.names)
     vocab_a, vocab_b = ta.vocab | ha.vocab, tb.vocab | hb.vocab
     return _conflicts(ha, hb, vocab_a, vocab_b, "title") + _conflicts(ta, tb, vocab_a, vocab_b, "text")
