@@ -316,3 +316,28 @@ def test_template_guard_reads_names_only_inside_sentences() -> None:
     assert body.raw[:3] == ["Talks", "began", "Officials"]
     title = _tokens("Cairo Talks With al-Hussein", names_from=body.names)
     assert title.names == {"cairo", "al-hussein"} and title.folded == ["cairo", "talks", "with", "al-hussein"]
+
+
+@pytest.mark.parametrize("text", [
+    "no\u00a0break\u00a0spaces… and ™ marks",  # decompose to ASCII: replaced, then already NFKC
+    "ﬁne ﬂow ＡＢＣ full-width",  # ligatures and full-width Latin
+    "½ ² ① x\u00a0\u0301y",  # decompositions that are not ASCII; a mark after a replaced space
+    "cafe\u0301 e\u0301\u00a0e\u0301",  # combining marks composing with the letter before them
+    "\u1100\u1161\u11a8 \uac00\u11a8 ᄀ ᅡ",  # Hangul jamo composing into syllables
+    "\u212b \u2126 \u212a\u00a0",  # Ångström, Ohm and Kelvin signs (canonical singletons)
+    "\u0344 \u0958 \ufb1d",  # decompositions with marks, composition exclusions
+])
+def test_word_bytes_nfkc_shortcut_equals_full_normalisation(text: str) -> None:
+    assert dedupe.word_bytes(text) == [w.encode("utf-8") for w in dedupe.words(text)]
+
+
+def test_word_bytes_fuzz_equals_the_regex_definition() -> None:
+    import random
+
+    pool = [*"aAzZ09_ .,-’«»\n", "\u00a0", "…", "™", "ﬁ", "½", "²", "\u0301", "\u0308", "e\u0301", "ß", "ẞ", "İ",
+            "ı", "\u1100", "\u1161", "\u11a8", "\uac00", "Ａ", "\u212a", "Σ", "ς", "北", "٣", "\u200b", "\u3000",
+            "🙂", "\u0344", "ǅ", "ŉ"]
+    rng = random.Random(11)
+    for _ in range(3000):
+        text = "".join(rng.choices(pool, k=rng.randint(1, 12)))
+        assert dedupe.word_bytes(text) == [w.encode("utf-8") for w in dedupe.words(text)], ascii(text)

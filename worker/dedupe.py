@@ -103,6 +103,19 @@ def _non_ascii(data: bytes) -> str:
     return data.translate(None, _ASCII_BYTES).decode("utf-8")
 
 
+def _nfkc(data: bytes) -> bytes:
+    """NFKC of UTF-8 ``data``, as UTF-8. Each distinct character whose compatibility decomposition is ASCII (the
+    no-break space, "…", "™", ligatures, full-width Latin) is first replaced by that decomposition: NFKC composes
+    the per-character full decomposition, which the replacement leaves as it was, so NFKC is unchanged; and the
+    text is then often already NFKC, which is checked at C speed, instead of normalised at ~25 ns a character."""
+    for ch in set(_non_ascii(data)):
+        decomposed = unicodedata.normalize("NFKD", ch)
+        if decomposed != ch and decomposed.isascii():
+            data = data.replace(ch.encode("utf-8"), decomposed.encode("ascii"))
+    text = data.decode("utf-8")
+    return data if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text).encode("utf-8")
+
+
 def word_bytes(text: str) -> list[bytes]:
     """``words(text)`` UTF-8 encoded, several times faster (see :func:`_word_runs`)."""
     return _word_runs(text).split()
@@ -118,7 +131,10 @@ def _word_runs(text: str) -> bytes:
     self-synchronising, so replacing one character's bytes never touches another's. No per-word Python work."""
     if text.isascii():
         return text.lower().encode("ascii").translate(_ASCII_WORD)
-    data = unicodedata.normalize("NFKC", text).encode("utf-8").lower()
+    data = text.encode("utf-8")
+    if not unicodedata.is_normalized("NFKC", text):
+        data = _nfkc(data)
+    data = data.lower()
     rest = _non_ascii(data)
     if rest:
         for ch in set(rest):
