@@ -99,21 +99,27 @@ _SPACE_RUN = re.compile(rb"  +")
 
 
 def _non_ascii(data: bytes) -> str:
-    """The distinct non-ASCII characters of UTF-8 ``data`` (its ASCII bytes deleted, the rest decoded)."""
+    """The non-ASCII characters of UTF-8 ``data``, in order (its ASCII bytes deleted, the rest decoded)."""
     return data.translate(None, _ASCII_BYTES).decode("utf-8")
 
 
-def _nfkc(data: bytes) -> bytes:
-    """NFKC of UTF-8 ``data``, as UTF-8. Each distinct character whose compatibility decomposition is ASCII (the
-    no-break space, "…", "™", ligatures, full-width Latin) is first replaced by that decomposition: NFKC composes
-    the per-character full decomposition, which the replacement leaves as it was, so NFKC is unchanged; and the
-    text is then often already NFKC, which is checked at C speed, instead of normalised at ~25 ns a character."""
-    for ch in set(_non_ascii(data)):
+def _nfkc(text: str, chars: set[str]) -> tuple[str, set[str]]:
+    """(NFKC of ``text``, its distinct non-ASCII characters), ``chars`` being those of ``text``. Each character
+    whose compatibility decomposition is ASCII (the no-break space, "…", "™", ligatures, full-width Latin) is
+    first replaced by that decomposition: NFKC composes the per-character full decomposition, which that leaves
+    as it was, so NFKC is unchanged; and the text is then often NFKC already, which is checked at C speed
+    instead of normalising the whole text at ~25 ns a character."""
+    left = set()
+    for ch in chars:
         decomposed = unicodedata.normalize("NFKD", ch)
         if decomposed != ch and decomposed.isascii():
-            data = data.replace(ch.encode("utf-8"), decomposed.encode("ascii"))
-    text = data.decode("utf-8")
-    return data if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text).encode("utf-8")
+            text = text.replace(ch, decomposed)
+        else:
+            left.add(ch)
+    if unicodedata.is_normalized("NFKC", text):
+        return text, left
+    text = unicodedata.normalize("NFKC", text)
+    return text, set(_non_ascii(text.encode("utf-8")))
 
 
 def word_bytes(text: str) -> list[bytes]:
@@ -125,28 +131,27 @@ def _word_runs(text: str) -> bytes:
     """The UTF-8 words of ``words(text)``, in order, separated by runs of spaces: its ``split()`` is the word list.
 
     Python's ``\\w`` (str) is exactly ``isalnum()`` or ``_``, and ``casefold`` maps each character on its own
-    (and is idempotent), so the whole text is done as bytes: ASCII is lower-cased by ``bytes.lower``; each
-    distinct non-ASCII character whose fold differs is replaced by its fold; each distinct non-ASCII character
-    that is not a word character becomes a space; ASCII separators become spaces by ``bytes.translate``. UTF-8 is
-    self-synchronising, so replacing one character's bytes never touches another's. No per-word Python work."""
+    (and is idempotent), so the work is done per distinct character, with C-speed passes over the text: each
+    non-ASCII character whose fold differs is replaced by its fold, each non-ASCII character of the folded text
+    that is not a word character by a space (``str.replace`` of one character); then ASCII is lower-cased and
+    its separators become spaces on the UTF-8 bytes (``bytes.lower``, ``bytes.translate``). No per-word work."""
     if text.isascii():
         return text.lower().encode("ascii").translate(_ASCII_WORD)
-    data = text.encode("utf-8")
+    chars = set(_non_ascii(text.encode("utf-8")))
     if not unicodedata.is_normalized("NFKC", text):
-        data = _nfkc(data)
-    data = data.lower()
-    rest = _non_ascii(data)
-    if rest:
-        for ch in set(rest):
-            folded = ch.casefold()
-            if folded != ch:
-                data = data.replace(ch.encode("utf-8"), folded.encode("utf-8"))
-        rest = _non_ascii(data)
-        if rest and not rest.isalnum():
-            for ch in set(rest):
-                if not ch.isalnum():
-                    data = data.replace(ch.encode("utf-8"), b" ")
-    return data.translate(_ASCII_WORD)
+        text, chars = _nfkc(text, chars)
+    folded_chars = set()
+    for ch in chars:
+        folded = ch.casefold()
+        if folded != ch:
+            text = text.replace(ch, folded)
+            folded_chars.update(c for c in folded if not c.isascii())
+        else:
+            folded_chars.add(ch)
+    for ch in folded_chars:
+        if not ch.isalnum():
+            text = text.replace(ch, " ")
+    return text.encode("utf-8").lower().translate(_ASCII_WORD)
 
 
 class _WordHashes(dict[bytes, int]):
