@@ -189,13 +189,18 @@ def _sanitize(html: str, base_url: str | None) -> str:
 _ODD_SPACE = ("  ", "\n", "\t", "\r", "\xa0", "\f", "\v", "\u2028", "\u2029", "\u3000")
 
 
+def _has_odd_space(text: str) -> bool:
+    """Whether ``text`` holds one of :data:`_ODD_SPACE` (one-character needles first: memchr finds them fast)."""
+    return ("\n" in text or "\t" in text or "\r" in text or "\xa0" in text or "\f" in text or "\v" in text
+            or "\u2028" in text or "\u2029" in text or "\u3000" in text or "  " in text)
+
+
 def _collapse(text: str) -> str:
     """White space runs → one space, ends trimmed. Most text needs no change: checked with fast scans."""
     if "  " not in text and text.isprintable():  # every other odd space is non-printable
         return text.strip()
-    for odd in _ODD_SPACE:
-        if odd in text:
-            return " ".join(text.split())  # str.split() knows every Unicode space and runs in C
+    if _has_odd_space(text):
+        return " ".join(text.split())  # str.split() knows every Unicode space and runs in C
     return text.strip()
 
 
@@ -205,7 +210,7 @@ def _split_paragraphs(text: str) -> list[str]:
         text = _BR_RUN.sub(_BLOCK, text)
     # one scan of the whole text decides whether any chunk needs more than trimming (single-character needles
     # are found by memchr; "  " is the one slow scan)
-    collapse = _collapse if any(odd in text for odd in _ODD_SPACE) else str.strip
+    collapse = _collapse if _has_odd_space(text) else str.strip
     out = []
     for chunk in text.split(_BLOCK):
         if not chunk or chunk.isspace():  # nothing between two blocks (either way of trimming gives "")
