@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -137,10 +136,10 @@ class _Classifier:
         data = unicodedata.normalize("NFC", text).encode("utf8", errors="surrogatepass")
         found = self._features(data)
         if len(found):
-            visits = Counter(found.tolist())
-            idx = np.fromiter(visits.keys(), dtype=np.intp, count=len(visits))
-            counts = np.fromiter(visits.values(), dtype=np.float32, count=len(visits))
-            scores = np.log1p(counts) @ self._rows(idx) + self._pc
+            # each feature once, with its count, in order of first occurrence (the library's Counter order)
+            features, first, counts = np.unique(found, return_index=True, return_counts=True)
+            order = np.argsort(first)
+            scores = np.log1p(counts[order].astype(np.float32)) @ self._rows(features[order]) + self._pc
         else:
             scores = np.full(len(self._classes), 0.0, dtype=np.float32)
         scores *= 1.0 / math.sqrt(len(data) or 1)
