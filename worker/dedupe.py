@@ -50,8 +50,9 @@ def content_hash(text: str, title: str = "", url: str | None = None) -> str:
     article. Short texts (teasers, empty bodies) would collide across unrelated items, so the title
     and URL are mixed in.
     """
-    # b" ".join(word_bytes(text)) (text_key's words), without making a bytes object per word
-    key = _SPACE_RUN.sub(b" ", _word_runs(text)).strip(b" ")
+    # b" ".join(word_bytes(text)) (text_key's words) without a bytes object per word: split only where a run of
+    # separators is (its pieces then hold single spaces, and a space at an end from an odd run)
+    key = b" ".join([piece for run in _word_runs(text).split(b"  ") if (piece := run.strip(b" "))])
     spaces = key.count(b" ", 0, 512)  # n words have n - 1 spaces; a prefix usually holds enough of them
     if spaces < MIN_WORDS_FOR_TEXT_HASH - 1:
         spaces = key.count(b" ")
@@ -95,7 +96,6 @@ def words(text: str) -> list[str]:
 # ASCII bytes that are not word characters become spaces; bytes >= 0x80 (UTF-8 sequences) are kept whole.
 _ASCII_WORD = bytes(c if c >= 0x80 or c == 0x5F or chr(c).isalnum() else 0x20 for c in range(256))
 _ASCII_BYTES = bytes(range(0x80))
-_SPACE_RUN = re.compile(rb"  +")
 
 
 def _non_ascii(data: bytes) -> str:
