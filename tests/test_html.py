@@ -215,3 +215,31 @@ def test_factored_block_names_match_exactly_the_names() -> None:
         assert (factored.fullmatch(c) is not None) == (c in names), c
     for extra in (["a", "ab", "abc", "b"], ["", "x"], ["same", "same"]):
         assert {w for w in extra if re.fullmatch(html._factored(extra), w)} == set(extra)
+
+
+@pytest.mark.parametrize("text", [*TRICKY_TEXTS, "  Title  ", "A &amp; B", "a <b>bold</b> title", "x" * 1200,
+                                  "word " * 250, "Ünïcode title", "tab\tin title"])
+def test_clean_line_fast_path_agrees_with_the_steps(text: str) -> None:
+    """Printable text without "<", "&" or double spaces skips scrub, unescape and collapse: it must come out as
+    those steps would make it."""
+    import html as stdlib_html
+
+    from worker import html
+    from worker.html import clean_line
+
+    for limit in (1000, 50):
+        t = scrub(text)
+        if "<" in t:
+            t = html._TAG_LIKE.sub(" ", t)
+        for _ in range(2):
+            if "&" not in t:
+                break
+            t = scrub(stdlib_html.unescape(t))
+        t = html._collapse(t)
+        if len(t) > limit:
+            cut = t[: limit - 1]
+            space = cut.rfind(" ")
+            if space > limit * 0.8:
+                cut = cut[:space]
+            t = cut.rstrip() + "…"
+        assert clean_line(text, limit) == t

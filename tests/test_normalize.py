@@ -304,3 +304,26 @@ def test_html_nesting_bomb_keeps_its_text_quickly() -> None:
 def test_absurdly_long_body_is_bounded() -> None:
     a = norm(raw(guid="g", title="t", content="<p>" + "word " * 400_000 + "</p>"))
     assert 0 < len(a.content_text) <= 1_000_000
+
+
+def test_hash_equals_the_streamed_digest() -> None:
+    """normalize._hash joins its parts before hashing: same digest as feeding each part and separator in turn."""
+    import random
+
+    import xxhash
+
+    from worker.normalize import _hash
+
+    def streamed(*parts: str | None) -> str:
+        h = xxhash.xxh3_128()
+        for p in parts:
+            if p:
+                h.update(p.encode("utf-8", "surrogatepass"))
+            h.update(b"\x1f")
+        return h.hexdigest()
+
+    rng = random.Random(3)
+    pool = ["", None, "a", "é", "\ud800", "x\x1fy", "long text " * 50]
+    for _ in range(2000):
+        parts = [rng.choice(pool) for _ in range(rng.randint(0, 9))]
+        assert _hash(*parts) == streamed(*parts)

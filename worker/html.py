@@ -287,14 +287,17 @@ def clean_line(text: str | None, limit: int = TITLE_MAX) -> str:
     """One line: tags removed, entities decoded, white space collapsed, at most ``limit`` characters."""
     if not text:
         return ""
-    text = scrub(text)
-    if "<" in text:
-        text = _TAG_LIKE.sub(" ", text)
-    for _ in range(2):  # feeds often escape titles twice ("&amp;amp;")
-        if "&" not in text:
-            break
-        text = scrub(_html.unescape(text))
-    text = _collapse(text)
+    if text.isprintable() and "<" not in text and "&" not in text and "  " not in text:
+        text = text.strip()  # what the steps below come to for such text (nothing to scrub, unescape or collapse)
+    else:
+        text = scrub(text)
+        if "<" in text:
+            text = _TAG_LIKE.sub(" ", text)
+        for _ in range(2):  # feeds often escape titles twice ("&amp;amp;")
+            if "&" not in text:
+                break
+            text = scrub(_html.unescape(text))
+        text = _collapse(text)
     if len(text) > limit:
         cut = text[: limit - 1]
         space = cut.rfind(" ")

@@ -54,12 +54,9 @@ MAX_BODY_CHARS = 1_000_000
 
 
 def _hash(*parts: str | None) -> str:
-    h = xxhash.xxh3_128()
-    for p in parts:
-        if p:
-            h.update(p.encode("utf-8", "surrogatepass"))
-        h.update(b"\x1f")
-    return h.hexdigest()
+    """xxh3-128 of the parts, each followed by a unit separator (a missing part is just the separator)."""
+    data = "\x1f".join([p or "" for p in parts]) + "\x1f" if parts else ""
+    return xxhash.xxh3_128_hexdigest(data.encode("utf-8", "surrogatepass"))
 
 
 def entry_key(raw: RawEntry) -> str:
