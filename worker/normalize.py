@@ -191,11 +191,12 @@ def normalize_entry(
     content_html: str | None = None
     paragraphs: list[str] = []
     if body is not None:
-        if is_html and looks_like_html(body) and nesting_too_deep(body):
+        html_body = is_html and looks_like_html(body)
+        if html_body and nesting_too_deep(body):
             # a nesting bomb would cost the HTML parser quadratic time: keep its text only
             paragraphs = loose_html_to_paragraphs(body)
             content_html = paragraphs_to_html(paragraphs) if paragraphs else None
-        elif is_html and looks_like_html(body):
+        elif html_body:
             content_html = sanitize_html(body, base)
             paragraphs = clean_html_to_paragraphs(content_html)
         else:
