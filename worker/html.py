@@ -87,6 +87,7 @@ _BLOCK_NAMES = _factored(_BLOCK_ELEMENTS)
 _BLOCK_TAG = re.compile(r"</?(?:" + _BLOCK_NAMES + r')(?:\s[^>"]*(?:"[^"]*"[^>"]*)*)?/?>')
 _BR_TAG = re.compile(r'<br(?:\s[^>"]*(?:"[^"]*"[^>"]*)*)?/?>')
 _CELL_END = re.compile(r"</t[dh]>")
+_BR_OR_CELL = re.compile(r"<(?:br|/t)")  # where either of the two above could match
 _ANY_TAG = re.compile(r'<[^>"]*(?:"[^"]*"[^>"]*)*>')
 _BR_RUN = re.compile(_BR + r"(?:\s*" + _BR + ")+")
 _INVISIBLE = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?(?:-->|$)", re.S | re.I)
@@ -229,10 +230,11 @@ def clean_html_to_paragraphs(clean_html: str) -> list[str]:
     if "<" not in clean_html and "&" not in clean_html:
         return text_to_paragraphs(clean_html)
     text = _BLOCK_TAG.sub(_BLOCK, clean_html)
-    if "<br" in text:
-        text = _BR_TAG.sub(_BR, text)
-    if "</t" in text:
-        text = _CELL_END.sub(" ", text)
+    if _BR_OR_CELL.search(text):  # one scan from "<" to "<" instead of two substring scans
+        if "<br" in text:
+            text = _BR_TAG.sub(_BR, text)
+        if "</t" in text:
+            text = _CELL_END.sub(" ", text)
     text = _ANY_TAG.sub("", text)
     if "&" in text:
         text = _html.unescape(text)
