@@ -207,6 +207,8 @@ def test_language_model_is_the_one_the_fast_classifier_was_proved_on() -> None:
 
     ident = language._identifier()
     assert language._Classifier.usable(ident)
+    every_row = language._Classifier(ident)._rows(np.arange(ident.nb_ptc.shape[0]))  # the widening, bit for bit
+    assert np.array_equal(every_row.view(np.uint32), ident.nb_ptc.astype(np.float32).view(np.uint32))
     nm = np.frombuffer(ident.tk_nextmove, dtype=np.uint32)
     rowbase = np.asarray(ident.tk_row, dtype=np.int64) << 8
     every_byte = np.arange(256)
