@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -17,7 +18,12 @@ def _count(url: str, sql: str) -> int:
         return int(c.execute(sql).fetchone()[0])
 
 
-def test_enqueued_fetch_lands_rows_through_a_real_worker(cli, conn, db_url, fixture_server, celery_worker) -> None:
+def test_enqueued_fetch_lands_rows_through_a_real_worker(cli, conn, db_url, fixture_server, celery_worker,
+                                                         tmp_path: Path) -> None:
+    # the main process loaded the language model before forking its pool (the children share it)
+    warm = [json.loads(line) for line in (tmp_path / "worker.log").read_text(errors="replace").splitlines()
+            if '"process_stage_warm"' in line]
+    assert [w["pid"] for w in warm] == [celery_worker.pid]
     for name in ("sis-gov-eg.rss", "allafrica-egypt.rss", "ahram-online.atom"):
         r = cli("feeds", "add", f"{fixture_server}/{name}")
         assert r.returncode == 0, r.stderr
@@ -56,3 +62,20 @@ def test_beat_schedules_due_feeds_from_postgres(cli, conn, env, db_url, fixture_
     finally:
         beat.terminate()
         beat.wait(timeout=20)
+
+
+def test_a_fetch_only_worker_does_not_load_the_process_stage(env, tmp_path: Path) -> None:
+    from tests.conftest import _wait_worker_ready, stop_process
+
+    log_path = tmp_path / "fetch-worker.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("wirefeed")), "worker", "-Q", "fetch", "--pool", "threads", "-c", "2",
+             "-n", f"fetchonly-{uuid.uuid4().hex[:6]}@%h", "--without-mingle", "--without-gossip"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        try:
+            _wait_worker_ready(env, proc, log_path)
+        finally:
+            stop_process(proc)
+    text = log_path.read_text(errors="replace")
+    assert "ready." in text and "process_stage_warm" not in text

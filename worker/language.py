@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
-__all__ = ["detect_language", "normalize_language", "resolve_language"]
+__all__ = ["detect_language", "normalize_language", "resolve_language", "warm"]
 
 PREFIX_CHARS = 400  # detection reads this much text
 MIN_CHARS_OVERRIDE = 200  # text needed before detection may contradict a declaration
@@ -158,6 +158,13 @@ class _Classifier:
 def _classify() -> Callable[[str], tuple[str, float]]:
     ident = _identifier()
     return _Classifier(ident).classify if _Classifier.usable(ident) else ident.classify
+
+
+def warm() -> None:
+    """Load the model now rather than on the first detection. A prefork worker's main process calls this
+    before it forks (``worker.signals``): its children share the tables instead of each loading its own copy,
+    and no child's first task pays for the load."""
+    _classify()
 
 
 def detect_language(text: str) -> tuple[str | None, float]:

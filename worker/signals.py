@@ -3,7 +3,8 @@
 Imported by ``worker.tasks`` (so every worker and beat process has them connected before it starts).
 
 - worker_init (worker main process): structured logs, then ``worker.metrics.setup_worker`` (multiprocess
-  directory + HTTP endpoint on ``WIREFEED_METRICS_PORT``) before the pool forks.
+  directory + HTTP endpoint on ``WIREFEED_METRICS_PORT``) before the pool forks; a worker that consumes the
+  process queue also loads the language model there, so the prefork children share one copy of it.
 - worker_process_init / worker_process_shutdown (prefork children): fresh metric objects / dead-child files.
 - task_prerun / task_postrun: bind ``task_id``, ``task`` and ``feed_id`` into the log context, then clear it.
 - beat_init and after_task_publish of ``wirefeed.schedule_due_feeds`` in the beat process: write beat's
@@ -33,10 +34,29 @@ def _configure_logs() -> None:
     configure(s.effective_log_format, s.log_level, file=sys.__stderr__)
 
 
+def consumes_process_queue(worker: Any) -> bool:
+    """Whether a worker (the ``worker_init`` sender) takes messages from the process queue."""
+    from worker.app import PROCESS_QUEUE
+
+    try:
+        return PROCESS_QUEUE in worker.app.amqp.queues.consume_from
+    except AttributeError:
+        return True  # not a worker we can inspect: warming is harmless
+
+
 @signals.worker_init.connect
-def _on_worker_init(**_: Any) -> None:
+def _on_worker_init(sender: Any = None, **_: Any) -> None:
     _configure_logs()
     metrics.setup_worker(get_settings())
+    if sender is not None and consumes_process_queue(sender):
+        import os
+        import time
+
+        from worker import language
+
+        started = time.perf_counter()
+        language.warm()
+        log.info("process_stage_warm", pid=os.getpid(), seconds=round(time.perf_counter() - started, 2))
 
 
 @signals.worker_process_init.connect
