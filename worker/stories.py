@@ -83,7 +83,10 @@ def release_keys(conn: psycopg.Connection, claimed: list[int]) -> None:
     as before; and no claim is ever committed, so every claim of a later batch is a fresh insert that waits
     for any transaction in flight holding the same key (a committed row would make it wait for nothing)."""
     if claimed:
-        conn.execute("DELETE FROM story_claims WHERE band_key = ANY(%s::bigint[])", (int_array(claimed),))
+        # a join on the key, not "band_key = ANY(..)": that is planned as a scan of every dead claim row when
+        # the table's statistics are missing (autovacuum off), and the scan grows with each batch
+        conn.execute("DELETE FROM story_claims c USING unnest(%s::bigint[]) AS k(v) WHERE c.band_key = k.v",
+                     (int_array(claimed),))
 
 
 _CANDIDATES = """

@@ -79,7 +79,9 @@ def _ingest(url: str, paths: list[Path], *, profile: bool = False, stages: bool 
 
     settings = Settings(DATABASE_URL=url)  # type: ignore[call-arg]
     out: dict[str, Any] = {}
-    with psycopg.connect(url) as conn:
+    from worker.db import connect
+
+    with connect(url) as conn:  # the session settings wirefeed's own connections get
         pid = int(conn.execute("SELECT pg_backend_pid()").fetchone()[0])  # type: ignore[index]
         conn.commit()
         pipeline.ingest_file(conn, settings, paths[0])  # warm-up (language model, imports): not counted

@@ -13,8 +13,9 @@ def test_pooled_sessions_have_statement_lock_and_idle_timeouts(db_url) -> None:
 
     with pooled(db_url) as c:
         got = c.execute("SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), "
-                        "current_setting('idle_in_transaction_session_timeout')").fetchone()
-    assert got == ("2min", "30s", "5min")
+                        "current_setting('idle_in_transaction_session_timeout'), current_setting('jit'), "
+                        "current_setting('plan_cache_mode')").fetchone()
+    assert got == ("2min", "30s", "5min", "off", "force_custom_plan")
 
 
 def test_pool_replaces_a_connection_the_server_killed(db_url) -> None:
