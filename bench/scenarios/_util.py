@@ -164,7 +164,8 @@ def machine_info() -> dict[str, str]:
             pg_settings = ", ".join(
                 f"{n}={v}" for n, v in conn.execute(
                     "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
-                    "('shared_buffers', 'synchronous_commit', 'fsync', 'max_wal_size') ORDER BY name").fetchall()
+                    "('shared_buffers', 'synchronous_commit', 'fsync', 'max_wal_size', 'autovacuum') "
+                    "ORDER BY name").fetchall()
             )
     except psycopg.Error:
         pg, pg_settings = "?", "?"
