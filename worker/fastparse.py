@@ -437,12 +437,7 @@ class _Walker:
             self.title_depth = depth
 
     def feed_link(self, el: Any, a: dict[str, str], base: str) -> None:
-        href = _link_attrs(a, base)
-        if href is not None:
-            if len(el):
-                raise Decline("markup:link")
-            if a.get("rel") == "alternate" and _map_type(a.get("type", "")) in _HTML_TYPES:
-                self.feed["link"] = href
+        if _href_link(el, a, base, self.feed):
             return
         value = _leaf_text(el, "link")
         if value:
@@ -535,6 +530,19 @@ def _link_attrs(a: dict[str, str], base: str) -> str | None:
         return None
     a["href"] = _join(base, a["href"])
     return a["href"]
+
+
+def _href_link(el: Any, a: dict[str, str], base: str, target: dict[str, Any]) -> bool:
+    """A link given by ``href`` (Atom style): the alternate HTML one becomes ``target["link"]``. False when the
+    element has no usable ``href`` and its text is the link (RSS style)."""
+    href = _link_attrs(a, base)
+    if href is None:
+        return False
+    if len(el):
+        raise Decline("markup:link")
+    if a.get("rel") == "alternate" and _map_type(a.get("type", "")) in _HTML_TYPES:
+        target["link"] = href
+    return True
 
 
 class _Entry:
@@ -637,14 +645,8 @@ class _Entry:
             self.e.setdefault("summary", value)
 
     def on_link(self, el: Any, name: str, a: dict[str, str], depth: int, base: str, lang: str | None) -> None:
-        href = _link_attrs(a, base)
-        links = self.e.setdefault("links", [])
-        links.append(a)
-        if href is not None:
-            if len(el):
-                raise Decline("markup:link")
-            if a.get("rel") == "alternate" and _map_type(a.get("type", "")) in _HTML_TYPES:
-                self.e["link"] = href
+        self.e.setdefault("links", []).append(a)
+        if _href_link(el, a, base, self.e):
             return
         value = _leaf_text(el, name)
         if value:
