@@ -13,9 +13,7 @@ feed as poison, with nothing half-stored).
 
 from __future__ import annotations
 
-import os
 import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,21 +25,23 @@ from tests.faults.conftest import rss
 
 
 @contextmanager
-def soft_limit_after(seconds: float) -> Iterator[None]:
-    """What billiard does for a task's soft time limit: the pool's timer sends SIGUSR1 to the child, whose
-    handler raises SoftTimeLimitExceeded in whatever code is running."""
+def soft_limit_after(cpu_seconds: float) -> Iterator[None]:
+    """What billiard does for a task's soft time limit: a signal whose handler raises SoftTimeLimitExceeded in
+    whatever code is running. billiard's timer sends SIGUSR1 from another process; here the kernel sends
+    SIGVTALRM once this process has used ``cpu_seconds`` of CPU. (A timer *thread* was used before: while lxml
+    parsed in C holding the GIL, the thread could not even start waiting, and the parse sometimes finished
+    before the signal came.)"""
 
     def handler(signum: int, frame: object) -> None:
         raise SoftTimeLimitExceeded()
 
-    previous = signal.signal(signal.SIGUSR1, handler)
-    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGUSR1))
-    timer.start()
+    previous = signal.signal(signal.SIGVTALRM, handler)
+    signal.setitimer(signal.ITIMER_VIRTUAL, cpu_seconds)
     try:
         yield
     finally:
-        timer.cancel()
-        signal.signal(signal.SIGUSR1, previous)
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+        signal.signal(signal.SIGVTALRM, previous)
 
 
 BIG = rss(5, 6000, words=80)
