@@ -172,7 +172,13 @@ def find_candidates(
 ) -> tuple[list[_Candidate], _Candidate | None]:
     """Stored articles sharing a key with ``fp`` that pass the signature prefilter, best estimate first;
     and the closest one that did not pass. (One article's lookup; batches use :func:`assign_stories`.)"""
-    by_key = _stored_by_key(conn, fp.keys, [article_id])
+    return _stored_candidates(fp, _stored_by_key(conn, fp.keys, [article_id]))
+
+
+def _stored_candidates(
+    fp: dedupe.Fingerprint, by_key: dict[int, list[_Stored]]
+) -> tuple[list[_Candidate], _Candidate | None]:
+    """The indexed articles sharing a key with ``fp``, estimated and prefiltered (see :func:`_prefilter`)."""
     seen = {s.article_id: s for k in fp.keys for s in by_key.get(k, ())}
     return _prefilter(_estimate(fp, s.article_id, s.story_id, s.signature, s.shingle_count) for s in seen.values())
 
@@ -246,11 +252,8 @@ def _assign_batch(conn: psycopg.Connection, items: list[tuple[int, Article]],
     by_key = _stored_by_key(conn, (k for aid, _ in items for k in fps[aid].keys), (aid for aid, _ in items))
     pending: list[_Pending] = []
     for aid, art in items:
-        fp = fps[aid]
-        seen = {s.article_id: s for k in fp.keys for s in by_key.get(k, ())}
-        stored, dropped = _prefilter(
-            _estimate(fp, s.article_id, s.story_id, s.signature, s.shingle_count) for s in seen.values())
-        pending.append(_Pending(aid, art, fp, stored, dropped))
+        stored, dropped = _stored_candidates(fps[aid], by_key)
+        pending.append(_Pending(aid, art, fps[aid], stored, dropped))
     texts = _texts(conn, {c.article_id for p in pending for c in p.stored})
     links: dict[int, StoryLink] = {}
     batch_keys: dict[int, list[_Pending]] = {}  # key -> earlier articles of this batch indexed under it
