@@ -79,3 +79,15 @@ def test_a_fetch_only_worker_does_not_load_the_process_stage(env, tmp_path: Path
             stop_process(proc)
     text = log_path.read_text(errors="replace")
     assert "ready." in text and "process_stage_warm" not in text
+
+
+def test_feeds_queued_behind_one_busy_host_all_land(cli, conn, db_url, fixture_server, celery_worker) -> None:
+    """Six feeds on one host, one request per second allowed there: the last waits ~5 s and is retried five
+    times or more. Celery's own retry cap (3) must not turn that wait into an internal failure (poison)."""
+    for n in range(6):
+        assert cli("feeds", "add", f"{fixture_server}/sis-gov-eg.rss?copy={n}").returncode == 0
+    assert "enqueued 6" in cli("fetch", "--all").stdout
+    wait_for(lambda: _count(db_url, "SELECT count(*) FROM feeds WHERE last_fetched_at IS NOT NULL "
+                                    "AND claimed_until IS NULL") == 6, timeout=90)
+    assert _count(db_url, "SELECT count(*) FROM feeds WHERE last_success_at IS NOT NULL AND error_count = 0") == 6
+    assert _count(db_url, "SELECT count(*) FROM feeds WHERE last_error_kind IS NOT NULL") == 0

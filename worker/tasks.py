@@ -208,7 +208,10 @@ def prune_story_index(max_rounds: int = 100) -> int:
     return removed
 
 
-@app.task(bind=True, name="wirefeed.fetch_feed")
+# max_retries=None: no Celery-side cap. Celery's default (3) would end a task with MaxRetriesExceededError
+# before our own limits (HOST_BUSY_RETRIES, the retry policy's attempts) decide, and that error would then be
+# taken for an internal failure: a feed waiting its turn on a busy host was recorded as poison.
+@app.task(bind=True, name="wirefeed.fetch_feed", max_retries=None)
 def fetch_feed(self: Task, feed_id: int) -> dict[str, Any]:
     """Fetch one feed; a changed body goes on to the process queue."""
     settings = get_settings()
@@ -240,7 +243,7 @@ def fetch_feed(self: Task, feed_id: int) -> dict[str, Any]:
     return _guarded(self, FETCH, feed_id, run)
 
 
-@app.task(bind=True, name="wirefeed.process_feed")
+@app.task(bind=True, name="wirefeed.process_feed", max_retries=None)
 def process_feed(self: Task, feed_id: int, body: str, *, url: str, content_type: str | None = None,
                  etag: str | None = None, last_modified: str | None = None, fetch_id: int | None = None,
                  cache_max_age: int | None = None) -> dict[str, Any]:
