@@ -78,6 +78,20 @@ def truncate_all(url: str) -> None:
 
 
 @pytest.fixture()
+def empty_db_url() -> Iterator[str]:
+    """A database of its own with no schema at all (``wirefeed migrate`` never ran), dropped afterwards."""
+    name = f"wirefeed_test_empty_{uuid.uuid4().hex[:8]}"
+    admin = _with_db(ADMIN_URL, "postgres")
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield _with_db(ADMIN_URL, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as c:
+            c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture()
 def conn(db_url: str) -> Iterator[psycopg.Connection]:
     """A connection to the session database, every table emptied before the test."""
     from worker.db import connect

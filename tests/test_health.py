@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
-from psycopg import sql
 
-from tests.conftest import ADMIN_URL, ROOT, _with_db, free_port, wait_for
+from tests.conftest import ROOT, free_port, wait_for
 from worker import status
 
 
@@ -48,16 +45,8 @@ def test_unhealthy_when_postgresql_is_unreachable(cli, env) -> None:
     assert "secret" not in r.stdout + r.stderr  # the password never reaches the output
 
 
-def test_unhealthy_when_the_schema_is_not_current(cli, env) -> None:
-    name = f"wirefeed_test_empty_{uuid.uuid4().hex[:8]}"
-    admin = _with_db(ADMIN_URL, "postgres")
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        code, checks = _health(cli, env={**env, "DATABASE_URL": _with_db(ADMIN_URL, name)})
-    finally:
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+def test_unhealthy_when_the_schema_is_not_current(cli, env, empty_db_url) -> None:
+    code, checks = _health(cli, env={**env, "DATABASE_URL": empty_db_url})
     assert code == 1
     assert checks["database"]["ok"] is True
     assert checks["schema"]["ok"] is False and "wirefeed migrate" in checks["schema"]["detail"]

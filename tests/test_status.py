@@ -92,23 +92,8 @@ def test_status_table_for_a_terminal(cli, conn, broker) -> None:
         assert text in r.stdout, text
 
 
-def test_status_on_a_database_without_schema_says_so(cli, env) -> None:
-    import uuid
-
-    import psycopg
-    from psycopg import sql
-
-    from tests.conftest import ADMIN_URL, _with_db
-
-    name = f"wirefeed_test_bare_{uuid.uuid4().hex[:8]}"
-    admin = _with_db(ADMIN_URL, "postgres")
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        r = cli("status", "--json", env={**env, "DATABASE_URL": _with_db(ADMIN_URL, name)})
-    finally:
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+def test_status_on_a_database_without_schema_says_so(cli, env, empty_db_url) -> None:
+    r = cli("status", "--json", env={**env, "DATABASE_URL": empty_db_url})
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["database"] == "ok"
