@@ -20,7 +20,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -96,6 +95,7 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the database")
     args = ap.parse_args()
 
+    from bench.scenarios._util import stop_process_group
     from worker.migrate import migrate
     from worker.store import feeds as feed_store
 
@@ -156,12 +156,8 @@ def main() -> int:
         (tmp / "samples.json").write_text(json.dumps(samples))
         return 0
     finally:
-        if worker is not None and worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
+        if worker is not None:
+            stop_process_group(worker)
         rclient.flushdb()
         if not args.keep:
             with psycopg.connect(psycopg.conninfo.make_conninfo(admin, dbname="postgres"), autocommit=True) as c:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -58,6 +59,18 @@ def scratch_db(name: str, *, keep: bool = False) -> Iterator[str]:
     finally:
         if not keep:
             drop_db(name)
+
+
+def stop_process_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a worker started in its own session (its main process and its pool children): SIGTERM, then
+    SIGKILL after 30 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def machine_cpu_seconds() -> float:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import statistics
 import subprocess
 import threading
@@ -24,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from bench.scenarios._util import PYTHON, ROOT, create_db, drop_db, machine_cpu_seconds, rate
+from bench.scenarios._util import PYTHON, ROOT, create_db, drop_db, machine_cpu_seconds, rate, stop_process_group
 
 NOTIFY_CHANNEL = "wirefeed_articles"
 _LOCK_KEY = "wirefeed:test-session-lock"  # the same claim the test suite takes on its Redis database number
@@ -75,17 +74,6 @@ def _start_worker(concurrency: int, db_url: str, redis_url: str) -> subprocess.P
          "--without-mingle", "--without-heartbeat", "-l", "WARNING"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
-
-
-def _stop_worker(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the worker we started (its own session: the main process and its pool children)."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _wait_ready(app: Any, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -165,7 +153,7 @@ def _one(concurrency: int, burst_paths: list[Path], paced_paths: list[Path], red
         lat = sorted(listener.done[f] - psent[f] for f in psent)
     finally:
         listener.stop()
-        _stop_worker(worker)
+        stop_process_group(worker)
         drop_db(db_name)
     return {
         "processes": concurrency,
