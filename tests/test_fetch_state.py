@@ -340,3 +340,11 @@ def test_sync_fetch_spaces_requests_to_one_host(conn, srv: FeedServer, cli) -> N
     gaps = [b - a for a, b in itertools.pairwise(times)]
     # the host's minimum gap (1 s) is kept between slot grants; the server sees it minus connect jitter
     assert len(times) == 3 and min(gaps) >= 0.75
+
+
+def test_fetch_of_an_unknown_feed_id_names_it_and_claims_nothing(conn, srv: FeedServer, cli) -> None:
+    fid = add(conn, srv.route("/feed", Route(body=rss("a"))))
+    r = cli("fetch", "--sync", str(fid), "999999")
+    assert r.returncode == 1 and "no feed with id 999999" in r.stderr
+    assert feed(conn, fid)["claimed_until"] is None and feed(conn, fid)["last_fetched_at"] is None
+    assert srv.hits == []

@@ -278,25 +278,32 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if totals["errors"] else 0
 
 
-def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
-    from worker import pipeline
-    from worker.console import progress
+def _claim(conn: Any, args: argparse.Namespace, settings: Settings) -> list[int] | None:
+    """The feeds ``wirefeed fetch`` takes (claimed in PostgreSQL); None when a named feed does not exist."""
     from worker.store import feeds as feed_store
 
-    with _connect(settings) as conn:
-        _require_schema(conn)
-        with conn.transaction():
-            if args.all:
-                ids = feed_store.claim_ids(conn, feed_store.all_enabled_ids(conn),
-                                           claim_seconds=settings.claim_timeout)
-            elif args.feed_ids:
-                unknown = set(args.feed_ids) - set(feed_store.existing_ids(conn, args.feed_ids))
-                if unknown:
-                    print(f"error: no feed with id {', '.join(map(str, sorted(unknown)))}", file=sys.stderr)
-                    return 1
-                ids = feed_store.claim_ids(conn, args.feed_ids, claim_seconds=settings.claim_timeout)
-            else:
-                ids = feed_store.claim_due(conn, limit=settings.schedule_batch, claim_seconds=settings.claim_timeout)
+    with conn.transaction():
+        if args.all:
+            return feed_store.claim_ids(conn, feed_store.all_enabled_ids(conn), claim_seconds=settings.claim_timeout)
+        if args.feed_ids:
+            unknown = set(args.feed_ids) - set(feed_store.existing_ids(conn, args.feed_ids))
+            if unknown:
+                print(f"error: no feed with id {', '.join(map(str, sorted(unknown)))}", file=sys.stderr)
+                return None
+            return feed_store.claim_ids(conn, args.feed_ids, claim_seconds=settings.claim_timeout)
+        return feed_store.claim_due(conn, limit=settings.schedule_batch, claim_seconds=settings.claim_timeout)
+
+
+def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from worker import pipeline
+    from worker.cli_session import Session
+    from worker.console import progress
+
+    with Session(settings) as session:
+        session.run("schema check", _require_schema)
+        ids = session.run("claim", lambda c: _claim(c, args, settings))
+        if ids is None:
+            return 1
         if not ids:
             print("nothing to fetch (no feed due, or every named feed is claimed by a running fetch)")
             return 0
@@ -307,27 +314,25 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
                 fetch_feed.delay(feed_id)
             print(f"enqueued {len(ids)} feed(s) to the workers: {', '.join(map(str, ids))}")
             return 0
-        from worker.cli_session import Session
         from worker.fetch_state import postpone
         from worker.politeness import HostBusy, HostPoliteness
 
         polite = HostPoliteness.from_settings(settings, max_wait=30.0)  # shared with running workers
         failed = 0
-        with Session(settings) as session:
-            for feed_id in progress(ids, "fetching", enabled=True):
-                def step(c: Any, feed_id: int = feed_id) -> Any:
-                    try:
-                        return pipeline.refresh_feed(c, settings, feed_id, politeness=polite)
-                    except HostBusy as busy:
-                        postpone(c, feed_id, busy.retry_after or 60.0)
-                        return busy
+        for feed_id in progress(ids, "fetching", enabled=True):
+            def step(c: Any, feed_id: int = feed_id) -> Any:
+                try:
+                    return pipeline.refresh_feed(c, settings, feed_id, politeness=polite)
+                except HostBusy as busy:
+                    postpone(c, feed_id, busy.retry_after or 60.0)
+                    return busy
 
-                rep = _isolated(session, f"feed {feed_id}", step)
-                if isinstance(rep, HostBusy):
-                    print(f"feed {feed_id}: postponed, {rep.reason}")
-                    continue
-                _print_fetch(feed_id, rep)
-                failed += rep.status != "ok"
+            rep = _isolated(session, f"feed {feed_id}", step)
+            if isinstance(rep, HostBusy):
+                print(f"feed {feed_id}: postponed, {rep.reason}")
+                continue
+            _print_fetch(feed_id, rep)
+            failed += rep.status != "ok"
     return 1 if failed else 0
 
 
