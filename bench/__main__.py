@@ -379,7 +379,7 @@ def render(r: dict[str, Any]) -> str:
                                 "feedparser, `sanitize_html=False, resolve_relative_uris=False` (baseline)"),
                                ("parse_feed", "wirefeed `parse_feed` (lxml fast path, else hardening + feedparser "
                                               "tuned; mapped to RawEntry)"),
-                               ("fastparse", "wirefeed fast path (`worker.fastparse`, lxml) alone")):
+                               ("fastparse", "wirefeed fast path (`worker.parse.lxml_reader`, lxml) alone")):
                 if key in p:
                     x = p[key]
                     w(f"| {label} | {_f(x['entries_per_s'])} | {_f(x['wall_s'], 2)} | {_f(x['cpu_s'], 2)} |")

@@ -35,10 +35,11 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from worker import dedupe, stories
-from worker.dedupe import content_hash, fingerprint
-from worker.migrate import migrate
 from worker.models import Article
+from worker.store.migrate import migrate
+from worker.stories import assign as stories
+from worker.stories import fingerprint as dedupe
+from worker.stories.fingerprint import content_hash, fingerprint
 
 DB_NAME = "wirefeed_bench_dedupe"
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "stories"

@@ -5,7 +5,7 @@ A server subprocess answers ``/feed/N`` after ``--latency`` seconds (default 0.1
 - 304 (odd N): the client sends the stored ETag and gets ``304 Not Modified``;
 - unchanged body (the rest): no validators, the same ~230 KB body again, caught by its hash.
 
-The client runs ``worker.fetch.fetch_feed_body`` (the real policy: SSRF guard, deadline, byte cap, hashing)
+The client runs ``worker.fetch.http.fetch_feed_body`` (the real policy: SSRF guard, deadline, byte cap, hashing)
 on a thread pool, as the Celery fetch queue does, and reports feeds/second and CPU seconds per 1,000
 fetches of each kind (thread CPU time per fetch), plus the parse CPU a changed body adds afterwards.
 """
@@ -93,8 +93,8 @@ def serve(latency: float) -> None:
 # --- client -------------------------------------------------------------------------------------------
 
 def run(feeds: int, threads: int, latency: float) -> dict[str, object]:
-    from worker.fetch import body_hash, fetch_feed_body
-    from worker.parse import parse_feed
+    from worker.fetch.http import body_hash, fetch_feed_body
+    from worker.parse.feed import parse_feed
     from worker.settings import Settings
 
     server = subprocess.Popen([sys.executable, "-m", "bench.fetch_bench", "--serve", "--latency", str(latency)],

@@ -29,12 +29,13 @@ from pathlib import Path
 
 import feedparser
 
-from worker import boilerplate, dedupe
 from worker.errors import ParseError
-from worker.language import detect_language
 from worker.models import ParsedFeed
-from worker.normalize import normalize_entries
-from worker.parse import parse_feed
+from worker.normalize import boilerplate
+from worker.normalize.entry import normalize_entries
+from worker.normalize.language import detect_language
+from worker.parse.feed import parse_feed
+from worker.stories import fingerprint as dedupe
 
 _TEXT = {
     "en": (
@@ -215,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in results.items():
         print(f"{name:<10}" + "".join(f"{r[c]:>13}" for c in cols))
     print("entries/s of CPU time, one core; target: normalise ≥ 3 × feedparser. boilerpl./c.hash: share of the")
-    print("normalise time spent in worker.boilerplate.strip_boilerplate and worker.dedupe.content_hash.")
+    print("normalise time spent in worker.normalize.boilerplate.strip_boilerplate and")
+    print("worker.stories.fingerprint.content_hash.")
     return 0
 
 

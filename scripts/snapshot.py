@@ -3,8 +3,9 @@
     .venv/bin/python scripts/snapshot.py OUT.jsonl [FEED_FILE_OR_DIR ...]
 
 Creates a scratch database next to ``DATABASE_URL`` (or ``WIREFEED_TEST_ADMIN_URL``), runs the installed
-``wirefeed migrate`` and one ``wirefeed ingest`` (``WIREFEED_FETCH_PAGES=never``) over every file (directories are walked, files
-sorted), then writes each public table's rows as canonical JSON lines, sorted, and drops the database.
+``wirefeed migrate`` and one ``wirefeed ingest`` (``WIREFEED_FETCH_PAGES=never``) over every file
+(directories are walked, files sorted), then writes each public table's rows as canonical JSON lines,
+sorted, and drops the database.
 Without paths it ingests the repository's test data (``tests/data``).
 
 Only what varies from run to run is masked: wall-clock columns (``timestamptz`` other than

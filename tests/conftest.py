@@ -50,8 +50,8 @@ def _with_db(url: str, dbname: str) -> str:
 @pytest.fixture(scope="session")
 def db_url() -> Iterator[str]:
     """A freshly created and migrated database for this test session (dropped at the end)."""
-    from worker.db import connect
-    from worker.migrate import migrate
+    from worker.store.db import connect
+    from worker.store.migrate import migrate
 
     name = f"wirefeed_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = _with_db(ADMIN_URL, "postgres")
@@ -61,7 +61,7 @@ def db_url() -> Iterator[str]:
     with connect(url) as conn:
         migrate(conn)
     yield url
-    from worker.db import close_pools
+    from worker.store.db import close_pools
 
     close_pools()
     with psycopg.connect(admin, autocommit=True) as c:
@@ -94,7 +94,7 @@ def empty_db_url() -> Iterator[str]:
 @pytest.fixture()
 def conn(db_url: str) -> Iterator[psycopg.Connection]:
     """A connection to the session database, every table emptied before the test."""
-    from worker.db import connect
+    from worker.store.db import connect
 
     truncate_all(db_url)
     with connect(db_url) as c:
@@ -166,7 +166,7 @@ def settings(env: dict[str, str]):
 def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the real ``wirefeed`` console script (a separate process, as a user would)."""
     exe = Path(sys.executable).with_name("wirefeed")
-    cmd = [str(exe), *args] if exe.exists() else [sys.executable, "-m", "worker.cli", *args]
+    cmd = [str(exe), *args] if exe.exists() else [sys.executable, "-m", "worker.cli.main", *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 

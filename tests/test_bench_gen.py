@@ -11,8 +11,8 @@ import feedparser
 import pytest
 
 from bench import gen
-from worker.normalize import normalize_entries
-from worker.parse import parse_feed
+from worker.normalize.entry import normalize_entries
+from worker.parse.feed import parse_feed
 
 
 def test_same_seed_same_bytes_and_another_seed_other_bytes() -> None:

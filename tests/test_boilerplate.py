@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from worker.boilerplate import repeated_paragraphs, strip_boilerplate
-from worker.dedupe import text_key
+from worker.normalize.boilerplate import repeated_paragraphs, strip_boilerplate
+from worker.stories.fingerprint import text_key
 
 BODY = [
     "The Chief of Staff of Egypt's Armed Forces met on Tuesday in Cairo with his Libyan counterpart.",
@@ -197,7 +197,7 @@ def test_rule_first_letters_are_those_of_the_patterns() -> None:
     import re
     import re._parser
 
-    from worker import boilerplate
+    from worker.normalize import boilerplate
 
     for letters, pattern in boilerplate._CREDIT_RULES + boilerplate._FOOTER_RULES:
         chars, _ = _first_chars(re._parser.parse(pattern, re.IGNORECASE))
@@ -221,7 +221,7 @@ HEAD_CASES = [
 
 @pytest.mark.parametrize("p", HEAD_CASES)
 def test_rules_by_first_letter_match_like_all_rules(p: str) -> None:
-    from worker import boilerplate
+    from worker.normalize import boilerplate
 
     every = boilerplate._HEAD_RULES.match(p)
     rx = boilerplate._HEAD_BY_LETTER.get(p[0], boilerplate._HEAD_RULES)
@@ -261,7 +261,7 @@ def test_phrase_rules_gated_by_the_whole_text(paragraphs: list[str], removed: li
                                   "Premium Times (Abuja) now", "Premium Times"])
 def test_header_credit_prefilter(line: str) -> None:
     """A line not ending in ')' (trailing white space aside) never matches the header-credit pattern."""
-    from worker import boilerplate
+    from worker.normalize import boilerplate
 
     m = boilerplate._HEADER_CREDIT.match(line)
     if not line.rstrip().endswith(")"):
@@ -277,7 +277,7 @@ def test_phrase_rule_bounds_and_ascii_projection() -> None:
     import re._parser
     import sys
 
-    from worker import boilerplate
+    from worker.normalize import boilerplate
 
     for words, rx, longest in boilerplate._PHRASE_RULES:
         widest = re._parser.parse(rx.pattern, rx.flags).getwidth()[1]
@@ -295,7 +295,7 @@ def test_phrase_rule_bounds_and_ascii_projection() -> None:
     "\u212a all rights reserved", "Sign up for the ‘Daily’ newsletter", "ſubscribe to updates",
 ])
 def test_phrase_footer_projection_equals_lowering(p: str) -> None:
-    from worker import boilerplate
+    from worker.normalize import boilerplate
 
     low = p.lower()
     expected = any(any(w.decode() in low for w in words) and rx.match(p) is not None

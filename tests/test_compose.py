@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from worker.cli import build_parser
+from worker.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -21,12 +21,12 @@ import feedparser
 import pytest
 
 from tests.conftest import CORPUS
-from worker.dates import parse_date
 from worker.errors import ParseError
-from worker.html import clean_title
-from worker.normalize import normalize_entries
-from worker.parse import parse_feed
-from worker.urls import canonicalize_url
+from worker.normalize.dates import parse_date
+from worker.normalize.entry import normalize_entries
+from worker.normalize.html import clean_title
+from worker.normalize.urls import canonicalize_url
+from worker.parse.feed import parse_feed
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 _FEED_SUFFIXES = (".xml", ".rss", ".atom", ".rdf")

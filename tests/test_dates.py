@@ -1,4 +1,4 @@
-"""Date rules (worker/dates.py): formats, zones, clamping, the 1990 floor and the fallback order."""
+"""Date rules (worker/normalize/dates.py): formats, zones, clamping, the 1990 floor and the fallback order."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from worker.dates import parse_date, pick_published
+from worker.normalize.dates import parse_date, pick_published
 
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
 

@@ -9,8 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from worker import dedupe
-from worker.dedupe import MIN_WORDS_FOR_TEXT_HASH, compare, content_hash, fingerprint, template_conflicts, text_key
+from worker.stories import fingerprint as dedupe
+from worker.stories.fingerprint import (
+    MIN_WORDS_FOR_TEXT_HASH,
+    compare,
+    content_hash,
+    fingerprint,
+    template_conflicts,
+    text_key,
+)
 
 DATA = Path(__file__).resolve().parent / "data" / "stories"
 
@@ -309,7 +316,7 @@ def test_template_guard_reads_names_only_inside_sentences() -> None:
     """A capitalised word counts as a name inside a sentence, whatever part of it is capitalised; at the start
     of the text, after a sentence end or after a line break it may just be the first word; a title's names
     are the ones its body writes as names."""
-    from worker.dedupe import _tokens
+    from worker.stories.fingerprint import _tokens
 
     body = _tokens("Talks began. Officials met al-Hussein and O'Neill in Cairo\nToday the army said")
     assert body.names == {"al-hussein", "o'neill", "cairo"}  # not "talks", "officials", "today"

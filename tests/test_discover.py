@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.httpserver import FeedServer, Route
-from worker.discover import find_feed_links, resolve_subscription, sniff
+from worker.fetch.discover import find_feed_links, resolve_subscription, sniff
 from worker.settings import Settings
 
 BASE = "https://site.example/blog/"

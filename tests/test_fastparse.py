@@ -1,4 +1,4 @@
-"""The lxml fast path (:mod:`worker.fastparse`) against feedparser, the parser of record.
+"""The lxml fast path (:mod:`worker.parse.lxml_reader`) against feedparser, the parser of record.
 
 Over the whole shared corpus (read in place from ``../shared``) and the benchmark's generated feeds: wherever the
 fast path serves a body, its entries normalise to exactly the articles the feedparser path gives (every Article
@@ -19,11 +19,11 @@ from bench.gen import feed_bytes
 from bench.normalize_bench import generated_feed
 from tests.conftest import CORPUS
 from tests.test_corpus import corpus_inputs
-from worker import fastparse
 from worker.errors import ParseError
 from worker.models import ParsedFeed
-from worker.normalize import normalize_entries
-from worker.parse import _parse_xml, harden_xml, parse_feed, repair_utf8
+from worker.normalize.entry import normalize_entries
+from worker.parse import lxml_reader as fastparse
+from worker.parse.feed import _parse_xml, harden_xml, parse_feed, repair_utf8
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 # Measured 2026-11: 513 corpus inputs (1,108 entries) served by the fast path; the rest are declined on purpose

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import free_port
 from tests.httpserver import FeedServer, Route, gzip_bomb
 from worker.errors import PermanentFetchError, TransientFetchError
-from worker.fetch import (
+from worker.fetch.http import (
     BoundedDecoder,
     body_hash,
     fetch_feed_body,

@@ -228,7 +228,7 @@ def test_celery_task_postpones_a_rate_limited_host(conn, settings: Settings, srv
     """A host under a shared Retry-After block: the worker never asks it and pushes the feed back."""
     import redis
 
-    from worker.politeness import HostPoliteness
+    from worker.fetch.politeness import HostPoliteness
 
     fid = add(conn, srv.route("/feed", Route(body=rss("a"))))
     HostPoliteness(client=redis.Redis.from_url(redis_url)).note_retry_after("127.0.0.1", 3600)

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from tests.conftest import ROOT, free_port, wait_for
-from worker import status
+from worker.ops import status
 
 
 def _health(cli, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict]:
@@ -107,7 +107,7 @@ def test_beat_heartbeat_from_a_real_beat_then_stale(cli, conn, env, clean_broker
 def test_compose_beat_health_check_is_this_command() -> None:
     import yaml
 
-    from worker.cli import build_parser
+    from worker.cli.main import build_parser
 
     beat = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["beat"]
     test = beat["healthcheck"]["test"]

@@ -1,10 +1,10 @@
-"""Text rules (worker/html.py): sanitising, HTML → paragraphs, plain text, titles."""
+"""Text rules (worker/normalize/html.py): sanitising, HTML → paragraphs, plain text, titles."""
 
 from __future__ import annotations
 
 import pytest
 
-from worker.html import (
+from worker.normalize.html import (
     TITLE_MAX,
     clean_title,
     html_to_paragraphs,
@@ -164,7 +164,7 @@ TRICKY_TEXTS = [
 
 @pytest.mark.parametrize("text", TRICKY_TEXTS)
 def test_scrub_fast_checks_agree_with_the_pattern(text: str) -> None:
-    from worker import html
+    from worker.normalize import html
 
     general = html._BAD_CHARS.sub("", text.translate(html._C1_TO_CP1252)) if html._BAD_CHARS.search(text) else text
     assert scrub(text) == general
@@ -172,7 +172,7 @@ def test_scrub_fast_checks_agree_with_the_pattern(text: str) -> None:
 
 @pytest.mark.parametrize("text", TRICKY_TEXTS)
 def test_collapse_fast_check_agrees_with_the_scans(text: str) -> None:
-    from worker import html
+    from worker.normalize import html
 
     general = " ".join(text.split()) if any(odd in text for odd in html._ODD_SPACE) else text.strip()
     assert html._collapse(text) == general
@@ -184,7 +184,7 @@ def test_collapse_fast_check_agrees_with_the_scans(text: str) -> None:
     "\x01\u3000\x01x\xa0y",
 ])
 def test_split_paragraphs_skips_blank_chunks_like_trimming_would(text: str) -> None:
-    from worker import html
+    from worker.normalize import html
 
     collapse = html._collapse if any(odd in text for odd in html._ODD_SPACE) else str.strip
     text2 = html._BR_RUN.sub(html._BLOCK, text) if html._BR in text else text
@@ -203,7 +203,7 @@ def test_factored_block_names_match_exactly_the_names() -> None:
     import itertools
     import re
 
-    from worker import html
+    from worker.normalize import html
 
     names = set(html._BLOCK_ELEMENTS)
     factored = re.compile(html._BLOCK_NAMES)
@@ -224,8 +224,8 @@ def test_clean_line_fast_path_agrees_with_the_steps(text: str) -> None:
     those steps would make it."""
     import html as stdlib_html
 
-    from worker import html
-    from worker.html import clean_line
+    from worker.normalize import html
+    from worker.normalize.html import clean_line
 
     for limit in (1000, 50):
         t = scrub(text)

@@ -7,9 +7,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from worker.dedupe import content_hash, text_key
 from worker.models import Article
-from worker.normalize import apply_learned_boilerplate
+from worker.normalize.entry import apply_learned_boilerplate
+from worker.stories.fingerprint import content_hash, text_key
 
 FOOTER = "This coverage is produced with support from the Example Press Foundation."
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

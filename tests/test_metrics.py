@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT, _wait_worker_ready, free_port, stop_process, wait_for
-from worker import metrics
+from worker.ops import metrics
 
 FEEDS = ("sis-gov-eg.rss", "allafrica-egypt.rss", "ahram-online.atom")
 

@@ -14,7 +14,7 @@ import pytest
 from psycopg import sql
 
 from tests.conftest import ADMIN_URL, _with_db
-from worker.migrate import available
+from worker.store.migrate import available
 
 EXPECTED_PUBLIC = {"feeds", "articles", "article_sightings", "schema_migrations"}
 

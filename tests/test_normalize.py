@@ -1,4 +1,4 @@
-"""Normalising (worker/normalize.py): keys, hashes, attribution, bodies, isolation, the fixtures."""
+"""Normalising (worker/normalize/entry.py): keys, hashes, attribution, bodies, isolation, the fixtures."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from tests.conftest import FIXTURES
 from worker.errors import EntryError
 from worker.models import Article, FeedMeta, RawEntry
-from worker.normalize import entry_hash, entry_key, normalize_entries, normalize_entry
-from worker.parse import parse_feed
+from worker.normalize.entry import entry_hash, entry_key, normalize_entries, normalize_entry
+from worker.parse.feed import parse_feed
 
 NOW = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
 META = FeedMeta(url="https://feed.example/rss", title="Feed Title", language="en")
@@ -186,9 +186,9 @@ DETECTION_TEXTS = [
 
 @pytest.mark.parametrize("text", DETECTION_TEXTS)
 def test_fast_classifier_equals_py3langid(text: str) -> None:
-    """worker.language._Classifier is py3langid's classify with the byte walk vectorised: same language and
+    """worker.normalize.language._Classifier is py3langid's classify with the byte walk vectorised: same language and
     confidence, bit for bit, at every length (the first 5 bytes have a shorter context than the rest)."""
-    from worker import language
+    from worker.normalize import language
 
     ident = language._identifier()
     fast = language._Classifier(ident)
@@ -203,7 +203,7 @@ def test_language_model_is_the_one_the_fast_classifier_was_proved_on() -> None:
     (where a fingerprint mismatch falls back to the library's own walk)."""
     import numpy as np
 
-    from worker import language
+    from worker.normalize import language
 
     ident = language._identifier()
     assert language._Classifier.usable(ident)
@@ -314,7 +314,7 @@ def test_hash_equals_the_streamed_digest() -> None:
 
     import xxhash
 
-    from worker.normalize import _hash
+    from worker.normalize.entry import _hash
 
     def streamed(*parts: str | None) -> str:
         h = xxhash.xxh3_128()

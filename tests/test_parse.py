@@ -1,4 +1,4 @@
-"""Parsing (worker/parse.py, worker/jsonfeed.py): sniffing, safety before feedparser, field mapping."""
+"""Parsing (worker/parse/feed.py, worker/parse/jsonfeed.py): sniffing, safety before feedparser, field mapping."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import CORPUS, FIXTURES
 from worker.errors import ParseError
-from worker.parse import harden_xml, parse_feed, sniff_format
+from worker.parse.feed import harden_xml, parse_feed, sniff_format
 
 URL = "https://feeds.example.com/news.xml"
 

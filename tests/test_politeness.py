@@ -11,8 +11,8 @@ import redis
 
 from tests.httpserver import FeedServer, Route
 from worker.errors import TransientFetchError
-from worker.fetch import fetch_feed_body
-from worker.politeness import HostBusy, HostPoliteness
+from worker.fetch.http import fetch_feed_body
+from worker.fetch.politeness import HostBusy, HostPoliteness
 from worker.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/13"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from worker.schedule import (
+from worker.feed_state.schedule import (
     RETRY_AFTER_CAP,
     Hints,
     adapt_interval,

@@ -9,9 +9,9 @@ import pytest
 
 from tests.httpserver import FeedServer, Route
 from worker.errors import PermanentFetchError, TransientFetchError
-from worker.fetch import fetch_feed_body
+from worker.fetch.http import fetch_feed_body
+from worker.fetch.ssrf import address_problem, vetted_addresses
 from worker.settings import Settings
-from worker.ssrf import address_problem, vetted_addresses
 
 FEED = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
 
@@ -85,7 +85,7 @@ def test_localhost_name_refused(srv: FeedServer) -> None:
 def test_redirect_to_private_host_refused(srv: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
     # The first hop is "public" (we let 127.0.0.1 pass for this one name by resolving a public-looking
     # name to it), the redirect points at a private address: the second hop must be refused.
-    import worker.ssrf as ssrf
+    import worker.fetch.ssrf as ssrf
 
     real_resolve = ssrf.resolve
 
@@ -107,7 +107,7 @@ def test_redirect_to_private_host_refused(srv: FeedServer, monkeypatch: pytest.M
 
 def test_connects_to_the_vetted_address_not_a_second_lookup(srv: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
     # DNS rebinding: the name resolves once; a second lookup would give a different answer.
-    import worker.ssrf as ssrf
+    import worker.fetch.ssrf as ssrf
 
     answers = iter([[ipaddress.ip_address("127.0.0.1")], [ipaddress.ip_address("10.9.9.9")]])
     monkeypatch.setattr(ssrf, "resolve", lambda host, port, timeout=None: next(answers))
@@ -133,7 +133,7 @@ def test_only_http_and_https(url: str) -> None:
 
 
 def test_vetted_addresses_keeps_only_public_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    import worker.ssrf as ssrf
+    import worker.fetch.ssrf as ssrf
 
     mixed = [ipaddress.ip_address("10.0.0.5"), ipaddress.ip_address("93.184.216.34")]
     monkeypatch.setattr(ssrf, "resolve", lambda host, port, timeout=None: mixed)

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from tests.conftest import free_port
-from worker import status
+from worker.ops import status
 
 
 @pytest.fixture()

@@ -12,10 +12,10 @@ import pytest
 
 from tests.conftest import FIXTURES
 from tests.test_dedupe import CAIRO, CAIRO_TITLE, DOCS, REWRITE, SUDAN, SUDAN_TITLE, _story
-from worker import stories
-from worker.dedupe import content_hash, fingerprint
 from worker.models import Article
-from worker.stories import assign_stories, refresh_stories
+from worker.stories import assign as stories
+from worker.stories.assign import assign_stories, refresh_stories
+from worker.stories.fingerprint import content_hash, fingerprint
 
 
 def make_article(title: str, text: str, url: str) -> Article:
@@ -233,7 +233,7 @@ def test_syndication_fixtures_truth(conn: psycopg.Connection, settings: object) 
 
 # --- concurrency: parallel processes, one story ---------------------------------------------------------------
 def _worker(db_url: str, n: int, barrier: object, use_locks: bool, out: object) -> None:
-    from worker import stories as st
+    from worker.stories import assign as st
 
     if not use_locks:
         st.claim_keys = lambda conn, keys: []  # type: ignore[assignment]

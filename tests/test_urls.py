@@ -1,10 +1,10 @@
-"""Canonical URL rules (worker/urls.py), one row per rule."""
+"""Canonical URL rules (worker/normalize/urls.py), one row per rule."""
 
 from __future__ import annotations
 
 import pytest
 
-from worker.urls import canonicalize_url, is_tracking_param
+from worker.normalize.urls import canonicalize_url, is_tracking_param
 
 _LONG_PATH = "/" + "a" * 2100
 
@@ -130,14 +130,14 @@ FAST_PATH_CASES = [
 
 @pytest.mark.parametrize("url", FAST_PATH_CASES)
 def test_fast_path_agrees_with_the_general_path(url: str) -> None:
-    from worker import urls
+    from worker.normalize import urls
 
     assert canonicalize_url(url) == urls._canonicalize(url, None)
     assert canonicalize_url(url, "https://base.example/feed") == urls._canonicalize(url, "https://base.example/feed")
 
 
 def test_fast_path_is_taken_for_the_common_case() -> None:
-    from worker import urls
+    from worker.normalize import urls
 
     assert urls._SIMPLE.fullmatch("https://news.example/2025/09/01/a-b?utm_source=rss&id=0") is not None
     assert urls._SIMPLE.fullmatch("https://news.example/a#x") is None

@@ -1,7 +1,7 @@
 """What one fetch does to its feed's stored state: history row, schedule, backoff, move, disable.
 
 The pipeline calls these around ``fetch_feed_body``; the decisions themselves are the pure functions of
-:mod:`worker.schedule`, the SQL is in :mod:`worker.store`. Each function runs in its own transaction.
+:mod:`worker.feed_state.schedule`, the SQL is in :mod:`worker.store`. Each function runs in its own transaction.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from worker import schedule
 from worker.errors import FetchError, PermanentFetchError
+from worker.feed_state import schedule
 from worker.models import ParsedFeed
 from worker.settings import Settings
 from worker.store import feeds as feed_store
 from worker.store import fetches as fetch_store
 
 if TYPE_CHECKING:
-    from worker.fetch import FetchOutcome
+    from worker.fetch.http import FetchOutcome
 
 
 def _status_of(err: FetchError) -> int | None:

@@ -58,7 +58,7 @@ class ParsedFeed:
     entries: list[RawEntry]
     # Problems the parser hit that did not stop it (feedparser's bozo, entries dropped at parse time).
     warnings: list[str] = field(default_factory=list)
-    # Which parser read it: "lxml" (worker.fastparse), "feedparser" or "jsonfeed"; "" when not recorded.
+    # Which parser read it: "lxml" (worker.parse.lxml_reader), "feedparser" or "jsonfeed"; "" when not recorded.
     parser: str = ""
 
 

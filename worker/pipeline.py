@@ -17,16 +17,16 @@ import psycopg
 
 from worker import fetch_state
 from worker.errors import InputError, TooLargeError, WirefeedError
-from worker.fetch import body_hash
+from worker.feed_state.schedule import Hints, backoff, next_fetch_at
+from worker.fetch.http import body_hash
 from worker.models import RawEntry
-from worker.normalize import apply_learned_boilerplate, entry_hash, entry_key, normalize_entries
-from worker.parse import parse_feed
-from worker.schedule import Hints, backoff, next_fetch_at
+from worker.normalize.entry import apply_learned_boilerplate, entry_hash, entry_key, normalize_entries
+from worker.parse.feed import parse_feed
 from worker.settings import Settings
 from worker.store import articles as article_store
 from worker.store import feeds as feed_store
 from worker.store import fetches as fetch_store
-from worker.stories import assign_stories
+from worker.stories.assign import assign_stories
 
 
 @dataclass(slots=True)
@@ -238,11 +238,11 @@ class FetchStep:
 def fetch_step(conn: psycopg.Connection, settings: Settings, feed_id: int, *, politeness: Any = None) -> FetchStep:
     """Fetch a feed (conditional GET). Errors and "not modified" are recorded here and end the step.
 
-    Raises ``worker.politeness.HostBusy`` (nothing recorded) when the host has no free slot: retry later.
+    Raises ``worker.fetch.politeness.HostBusy`` (nothing recorded) when the host has no free slot: retry later.
     """
     from worker.errors import FetchError
-    from worker.fetch import fetch_feed_body
-    from worker.politeness import HostBusy
+    from worker.fetch.http import fetch_feed_body
+    from worker.fetch.politeness import HostBusy
 
     feed = feed_store.get_feed(conn, feed_id)
     conn.commit()

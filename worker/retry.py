@@ -113,7 +113,7 @@ def decide(exc: BaseException, attempt: int, policy: Policy = Policy(), rand: fl
 
 def describe(exc: BaseException, limit: int = 500) -> str:
     """One line naming the exception, for ``feeds.last_error`` and the fetch history (passwords redacted)."""
-    from worker.logs import redact
+    from worker.ops.logs import redact
 
     text = " ".join(str(exc).split())
     name = type(exc).__name__

@@ -24,17 +24,19 @@ import psycopg
 from celery import Task, signals
 from celery.exceptions import Retry
 
-from worker import fetch_state, pipeline, retry, schedule, telemetry
-from worker import signals as _signals  # noqa: F401  (connects logging, metrics and heartbeat handlers)
+from worker import fetch_state, pipeline, retry
 from worker.app import PROCESS_QUEUE, app
-from worker.db import forget_pools, pooled
 from worker.errors import FetchError, InputError
-from worker.logs import get_logger
-from worker.politeness import HostBusy, HostPoliteness
+from worker.feed_state import schedule
+from worker.fetch.politeness import HostBusy, HostPoliteness
+from worker.ops import signals as _signals  # noqa: F401  (connects logging, metrics and heartbeat handlers)
+from worker.ops import telemetry
+from worker.ops.logs import get_logger
 from worker.settings import Settings, get_settings
 from worker.store import attempts as attempt_store
 from worker.store import feeds as feed_store
 from worker.store import fetches as fetch_store
+from worker.store.db import forget_pools, pooled
 
 log = get_logger("wirefeed.tasks")
 
@@ -194,7 +196,7 @@ def prune_fetch_history() -> int:
 def prune_story_index(max_rounds: int = 100) -> int:
     """Daily: drop near-duplicate index rows (``article_bands``) left by deleted articles, 10,000 rows per
     transaction, at most ``max_rounds`` transactions per run. Returns the rows removed."""
-    from worker.stories import prune_bands
+    from worker.stories.assign import prune_bands
 
     settings = get_settings()
     removed = 0

@@ -2,7 +2,7 @@
 
 - ``feedparser_defaults``: ``feedparser.parse`` on the bytes with its defaults (sanitising and URI resolution on);
 - ``feedparser_tuned``: ``sanitize_html=False, resolve_relative_uris=False``: the baseline for the ratios;
-- ``parse_feed``: wirefeed's whole parse stage: the lxml fast path (:mod:`worker.fastparse`) for the feeds it
+- ``parse_feed``: wirefeed's whole parse stage: the lxml fast path (:mod:`worker.parse.lxml_reader`) for the feeds it
   can read exactly, hardening + feedparser + mapping to RawEntry for the rest (``parsers`` counts which served
   how many feeds);
 - ``fastparse``: the fast path alone (``served`` / ``declined`` feeds; entries of the served ones);
@@ -32,8 +32,8 @@ def _timed(fn: Any) -> tuple[int, float, float]:
 
 
 def run(paths: list[Path]) -> dict[str, Any]:
-    from worker.fastparse import parse_fast
-    from worker.parse import parse_feed
+    from worker.parse.feed import parse_feed
+    from worker.parse.lxml_reader import parse_fast
 
     bodies = [p.read_bytes() for p in paths]
     out: dict[str, Any] = {"feeds": len(bodies), "bytes": sum(map(len, bodies))}

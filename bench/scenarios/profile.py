@@ -79,7 +79,7 @@ def _ingest(url: str, paths: list[Path], *, profile: bool = False, stages: bool 
 
     settings = Settings(DATABASE_URL=url)  # type: ignore[call-arg]
     out: dict[str, Any] = {}
-    from worker.db import connect
+    from worker.store.db import connect
 
     with connect(url) as conn:  # the session settings wirefeed's own connections get
         pid = int(conn.execute("SELECT pg_backend_pid()").fetchone()[0])  # type: ignore[index]

@@ -1,5 +1,5 @@
 """``wirefeed ingest`` when its database connection is lost mid-run: the input in flight is retried on a new
-connection (worker/cli_session.py), nothing is stored twice, and the command still succeeds."""
+connection (worker/cli/session.py), nothing is stored twice, and the command still succeeds."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_ingest_survives_its_connection_being_killed(conn: psycopg.Connection, d
 
 
 def test_session_retries_a_killed_connection_and_not_a_bad_statement(db_url: str, env: dict[str, str]) -> None:
-    from worker.cli_session import Session
+    from worker.cli.session import Session
     from worker.settings import load_settings
 
     waits: list[float] = []

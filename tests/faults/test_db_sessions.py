@@ -1,4 +1,4 @@
-"""The connection pool and session settings every worker connection gets (worker/db.py)."""
+"""The connection pool and session settings every worker connection gets (worker/store/db.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from worker.retry import classify
 
 
 def test_pooled_sessions_have_statement_lock_and_idle_timeouts(db_url) -> None:
-    from worker.db import pooled
+    from worker.store.db import pooled
 
     with pooled(db_url) as c:
         got = c.execute("SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), "
@@ -20,7 +20,7 @@ def test_pooled_sessions_have_statement_lock_and_idle_timeouts(db_url) -> None:
 
 def test_pool_replaces_a_connection_the_server_killed(db_url) -> None:
     """What a PostgreSQL restart does to every pooled connection, done to one: the next checkout works."""
-    from worker.db import pool, pooled
+    from worker.store.db import pool, pooled
 
     p = pool(db_url)
     p.wait(timeout=10)
@@ -34,7 +34,7 @@ def test_pool_replaces_a_connection_the_server_killed(db_url) -> None:
 
 
 def test_a_lock_wait_ends_at_lock_timeout_and_is_retried_as_transient(db_url, conn) -> None:
-    from worker.db import connect
+    from worker.store.db import connect
 
     conn.execute("INSERT INTO feeds (url) VALUES ('https://example.org/locked')")
     conn.commit()
@@ -48,7 +48,7 @@ def test_a_lock_wait_ends_at_lock_timeout_and_is_retried_as_transient(db_url, co
 
 
 def test_a_runaway_statement_ends_at_statement_timeout_and_is_retried_as_transient(db_url) -> None:
-    from worker.db import connect
+    from worker.store.db import connect
 
     with connect(db_url) as c:
         c.execute("SET statement_timeout = '200ms'")  # the session default is 120 s; same mechanism

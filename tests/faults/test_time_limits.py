@@ -57,15 +57,15 @@ BIG = rss(5, 6000, words=80)
 
 
 def test_soft_limit_during_parsing_propagates() -> None:
-    from worker.parse import parse_feed
+    from worker.parse.feed import parse_feed
 
     with pytest.raises(SoftTimeLimitExceeded), soft_limit_after(0.1):
         parse_feed(BIG, "https://example.org/feed")
 
 
 def test_soft_limit_during_normalisation_propagates_instead_of_skipping_an_item() -> None:
-    from worker.normalize import normalize_entries
-    from worker.parse import parse_feed
+    from worker.normalize.entry import normalize_entries
+    from worker.parse.feed import parse_feed
 
     parsed = parse_feed(BIG, "https://example.org/feed")
     skipped: list[tuple[str, str]] = []

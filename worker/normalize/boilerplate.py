@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from worker.dedupe import text_key
+from worker.stories.fingerprint import text_key
 
 
 @dataclass(slots=True)

@@ -1,16 +1,17 @@
 """RawEntry → Article (pure). The rules, in the order they are applied:
 
 - key: the item's guid, else its link as given, else a hash of title + body (:func:`entry_key`);
-- URL: the link (else a guid that is an http(s) URL) canonicalised against the item's base (:mod:`worker.urls`);
+- URL: the link (else a guid that is an http(s) URL) canonicalised against the item's base
+  (:mod:`worker.normalize.urls`);
 - body: the fullest of content and summary (content wins ties), sanitised by nh3 with relative URLs made
   absolute; plain text read from that sanitised HTML, paragraphs separated by blank lines; syndication wrappers
-  removed by :func:`worker.boilerplate.strip_boilerplate`;
+  removed by :func:`worker.normalize.boilerplate.strip_boilerplate`;
 - title: markup-free, entities decoded, white space collapsed, ≤ 1000 characters; an item without one is
   titled by the start of its text;
-- dates: :func:`worker.dates.pick_published` (published → updated → dc:date → now, UTC, clamped future);
+- dates: :func:`worker.normalize.dates.pick_published` (published → updated → dc:date → now, UTC, clamped future);
 - publisher: the wrapper's credit, else the item's ``<source>``, else ``dc:publisher``, else the feed title;
   syndicator: the feed title when it differs from the publisher;
-- language: the item's or feed's declaration checked against detection (:mod:`worker.language`);
+- language: the item's or feed's declaration checked against detection (:mod:`worker.normalize.language`);
 - every string is NUL-free valid UTF-8.
 An item with no title, no link and no text is unusable: :class:`EntryError`.
 """
@@ -23,10 +24,11 @@ from typing import Any
 
 import xxhash
 
-from worker import boilerplate, dedupe
-from worker.dates import pick_published
 from worker.errors import NEVER_SWALLOW, EntryError
-from worker.html import (
+from worker.models import Article, FeedMeta, RawEntry
+from worker.normalize import boilerplate
+from worker.normalize.dates import pick_published
+from worker.normalize.html import (
     clean_html_to_paragraphs,
     clean_line,
     clean_title,
@@ -38,9 +40,9 @@ from worker.html import (
     scrub,
     text_to_paragraphs,
 )
-from worker.language import MIN_CHARS_OVERRIDE, normalize_language, resolve_language
-from worker.models import Article, FeedMeta, RawEntry
-from worker.urls import canonicalize_url
+from worker.normalize.language import MIN_CHARS_OVERRIDE, normalize_language, resolve_language
+from worker.normalize.urls import canonicalize_url
+from worker.stories import fingerprint as dedupe
 
 __all__ = ["LanguageTrust", "entry_hash", "entry_key", "normalize_entries", "normalize_entry"]
 

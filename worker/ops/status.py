@@ -1,7 +1,7 @@
 """``wirefeed status``: what the system is doing, from PostgreSQL, Redis and the workers.
 
 The queries here are the single source of the numbers operators see: ``wirefeed status``, ``wirefeed
-health`` and the scrape-time gauges of ``worker.metrics`` all call them, so they never disagree.
+health`` and the scrape-time gauges of ``worker.ops.metrics`` all call them, so they never disagree.
 
 ``--json`` field names are stable (docs/operations.md lists them); new fields may be added.
 """
@@ -16,7 +16,7 @@ import psycopg
 
 from worker.settings import Settings
 
-BEAT_HEARTBEAT_KEY = "wirefeed:beat:heartbeat"  # unix time of beat's last tick (see worker.signals)
+BEAT_HEARTBEAT_KEY = "wirefeed:beat:heartbeat"  # unix time of beat's last tick (see worker.ops.signals)
 QUEUES = ("fetch", "process")  # worker.app's FETCH_QUEUE, PROCESS_QUEUE (not imported: no Celery app needed)
 _PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priority 3/6/9 messages in "<queue>\x06\x16<n>"
 _PRIORITY_STEPS = (3, 6, 9)
@@ -94,7 +94,7 @@ def article_counts(conn: psycopg.Connection) -> dict[str, Any]:
 
 
 def _database(settings: Settings) -> dict[str, Any]:
-    from worker.migrate import pending
+    from worker.store.migrate import pending
 
     with connect_quick(settings) as conn:
         missing = pending(conn)
@@ -188,13 +188,13 @@ def collect_status(settings: Settings, *, ping_timeout: float = 1.0) -> dict[str
 # --- rendering -----------------------------------------------------------------------------------
 
 def _age(iso: str | None) -> str:
-    from worker.console import _ago
+    from worker.cli.console import _ago
 
     return f"{iso[:19].replace('T', ' ')} UTC ({_ago(datetime.fromisoformat(iso))})" if iso else "never"
 
 
 def _span(secs: float) -> str:
-    from worker.console import _span as span
+    from worker.cli.console import _span as span
 
     return span(secs)
 

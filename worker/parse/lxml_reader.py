@@ -1,9 +1,9 @@
 """A fast path for the common well-formed RSS 2.0 / Atom 1.0 feed (pure: no network, no files).
 
 feedparser stays the parser of record: :func:`parse_fast` walks the tree lxml builds and reproduces, element by
-element, what feedparser's strict parser would put in its result for the fields :mod:`worker.parse` reads
+element, what feedparser's strict parser would put in its result for the fields :mod:`worker.parse.feed` reads
 (it then maps that result with the very same ``parse._entry``). It returns ``None`` (and
-:func:`worker.parse.parse_feed` falls back to hardening + feedparser) whenever it is not sure to give the same
+:func:`worker.parse.feed.parse_feed` falls back to hardening + feedparser) whenever it is not sure to give the same
 answer:
 
 - the body is not plain UTF-8 / ASCII (BOMs of UTF-16/32, another declared or HTTP charset on non-ASCII bytes),
@@ -39,9 +39,9 @@ from feedparser.urls import _urljoin, make_safe_absolute_uri
 from feedparser.util import FeedParserDict
 from lxml import etree
 
-from worker import parse as _parse
 from worker.errors import NEVER_SWALLOW
 from worker.models import FeedMeta, ParsedFeed, RawEntry
+from worker.parse import feed as _parse
 
 __all__ = ["Decline", "parse_fast", "parse_fast_or_reason"]
 
@@ -69,7 +69,7 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
 _looks_like_html: Callable[[str], bool] = _FeedParserMixin.looks_like_html
 
-# Keys of feedparser's entry / feed dicts that worker.parse reads: an unknown element must not land on them.
+# Keys of feedparser's entry / feed dicts that worker.parse.feed reads: an unknown element must not land on them.
 _ENTRY_KEYS = frozenset({
     "id", "link", "links", "title", "title_detail", "summary", "summary_detail", "content", "source", "tags",
     "media_content", "media_thumbnail", "authors", "author", "author_detail", "published", "updated",

@@ -82,7 +82,7 @@ def resolve_subscription(url: str, settings: Settings) -> Subscription:
 
     Never fails: when the page cannot be fetched or names no feed, the URL is kept as given with a note.
     """
-    from worker.fetch import fetch_feed_body
+    from worker.fetch.http import fetch_feed_body
 
     try:
         out = fetch_feed_body(url, etag=None, last_modified=None, previous_body_hash=None, settings=settings)

@@ -1,10 +1,10 @@
 """Feed bytes → :class:`ParsedFeed` (pure: no network, no files).
 
-The format is sniffed from the bytes, never from a file name: JSON Feed goes to :mod:`worker.jsonfeed`,
-a well-formed UTF-8 RSS 2.0 / Atom 1.0 body to :mod:`worker.fastparse` (lxml) when it can reproduce feedparser's
+The format is sniffed from the bytes, never from a file name: JSON Feed goes to :mod:`worker.parse.jsonfeed`,
+a well-formed UTF-8 RSS 2.0 / Atom 1.0 body to :mod:`worker.parse.lxml_reader` (lxml) when it can reproduce feedparser's
 result exactly, everything else (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, RDF) to feedparser. feedparser is always handed a byte
 stream (a ``str`` or ``bytes`` path could make it open a local file or a URL) with relative-URI resolution and
-sanitising switched off: :mod:`worker.normalize` does both, only for entries that are new.
+sanitising switched off: :mod:`worker.normalize.entry` does both, only for entries that are new.
 
 Before feedparser sees a byte, :func:`harden_xml` makes the document safe and more likely to parse strictly:
 
@@ -36,9 +36,9 @@ from typing import Any
 
 import feedparser
 
-from worker import jsonfeed
 from worker.errors import NEVER_SWALLOW, ParseError
 from worker.models import FeedMeta, ParsedFeed, RawEntry
+from worker.parse import jsonfeed
 
 __all__ = [
     "ENTITY_BUDGET_BYTES", "MAX_ELEMENTS", "MAX_OPEN_RUN", "MAX_REFERENCES",
@@ -497,7 +497,7 @@ def _parse_xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
 def parse_feed(body: bytes, url: str, content_type: str | None = None, *, fast: bool = True) -> ParsedFeed:
     """Parse a feed body. Raises :class:`ParseError` (one-line reason) when it is not a feed at all.
 
-    A well-formed UTF-8 RSS 2.0 / Atom 1.0 body is read by :mod:`worker.fastparse` (lxml) when it can match
+    A well-formed UTF-8 RSS 2.0 / Atom 1.0 body is read by :mod:`worker.parse.lxml_reader` (lxml) when it can match
     feedparser's result exactly; everything else, and everything when ``fast`` is false, by feedparser."""
     if not body or not body.strip(b"\xef\xbb\xbf" + _WS + b"\x00"):
         raise ParseError("empty body")
@@ -515,7 +515,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None, *, fast: 
         head = body[:16].decode("latin-1").encode("unicode_escape").decode("ascii")
         raise ParseError(f"not a feed: body is neither XML nor JSON (starts with {head!r})")
     if fast:
-        from worker.fastparse import parse_fast  # imports this module: a late import avoids the cycle
+        from worker.parse.lxml_reader import parse_fast  # imports this module: a late import avoids the cycle
 
         quick = parse_fast(body, url, content_type)
         if quick is not None:

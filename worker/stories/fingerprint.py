@@ -140,7 +140,7 @@ def _word_runs(text: str) -> bytes:
     chars = set(_non_ascii(text.encode("utf-8")))
     if not unicodedata.is_normalized("NFKC", text):
         text, chars = _nfkc(text, chars)
-    folded_chars = set()
+    folded_chars: set[str] = set()
     for ch in chars:
         folded = ch.casefold()
         if folded != ch:

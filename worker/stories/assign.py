@@ -3,12 +3,13 @@
 ``assign_stories`` runs inside the pipeline's batch transaction, right after the batch's new article rows
 are inserted (``story_id`` still NULL). For the whole batch at once:
 
-1. fingerprint each article's cleaned text (``worker.dedupe.fingerprint``): MinHash signature and candidate
+1. fingerprint each article's cleaned text (``worker.stories.fingerprint.fingerprint``): MinHash signature and candidate
    keys (before any key is claimed);
 2. one query looks every key of the batch up in ``article_bands`` (index-only scans, at most
    ``CANDIDATES_PER_KEY`` rows per key, so the cost stays flat however large the table grows); candidates are
    estimated from their stored signatures, and one more query reads the texts of those worth verifying;
-3. then, oldest id first and in memory, each article is verified exactly (``worker.dedupe.compare``: Jaccard,
+3. then, oldest id first and in memory, each article is verified exactly
+   (``worker.stories.fingerprint.compare``: Jaccard,
    containment, template guard) against those candidates and against the batch's earlier articles that share
    a key with it; it joins the best verified match's story or starts its own;
 4. the decisions (``articles.story_id``, ``article_links`` with method, score and reason) and the index rows
@@ -29,8 +30,8 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from worker import dedupe
 from worker.models import Article
+from worker.stories import fingerprint as dedupe
 
 SCHEME = 1  # bump when the fingerprint parameters change (old rows are then re-fingerprinted on update)
 CANDIDATES_PER_KEY = 20  # newest articles read per key: a hot key (template, common title) stays cheap

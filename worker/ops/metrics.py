@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from worker.logs import get_logger
+from worker.ops.logs import get_logger
 from worker.settings import Settings
 
 log = get_logger("wirefeed.metrics")
@@ -165,7 +165,7 @@ class StateCollector:
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
-        from worker import status
+        from worker.ops import status
 
         up = GaugeMetricFamily("wirefeed_dependency_up", "1 when the dependency answered this scrape",
                                labels=["dependency"])
@@ -221,7 +221,7 @@ def scrape_registry(settings: Settings) -> Any:
     return reg
 
 
-# --- worker lifecycle (called from worker.signals) -----------------------------------------------
+# --- worker lifecycle (called from worker.ops.signals) -----------------------------------------------
 
 def prepare_multiproc_dir() -> Path:
     """Give this worker its own, empty multiprocess directory, before prometheus_client is imported."""

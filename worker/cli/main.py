@@ -25,13 +25,13 @@ def _print_json(doc: Any) -> None:
 
 
 def _connect(settings: Settings):
-    from worker.cli_session import connect_or_explain
+    from worker.cli.session import connect_or_explain
 
     return connect_or_explain(settings)
 
 
 def _require_schema(conn) -> None:
-    from worker.migrate import pending
+    from worker.store.migrate import pending
 
     missing = pending(conn)
     conn.commit()
@@ -46,7 +46,7 @@ def _require_schema(conn) -> None:
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     import psycopg
 
-    from worker.migrate import migrate
+    from worker.store.migrate import migrate
 
     try:
         with _connect(settings) as conn:
@@ -78,7 +78,7 @@ def cmd_feeds_add(args: argparse.Namespace, settings: Settings) -> int:
         known = feed_store.find_feed_id(conn, url)
         conn.commit()
         if known is None and not args.no_discover:
-            from worker.discover import resolve_subscription
+            from worker.fetch.discover import resolve_subscription
 
             sub = resolve_subscription(url, settings)  # an HTML page: subscribe the feed it links to
             if sub.discovered_from:
@@ -131,7 +131,7 @@ def cmd_feeds_history(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_story(args: argparse.Namespace, settings: Settings) -> int:
     """``wirefeed story ID|URL``: the article's near-duplicate cluster, each member with why it is in it."""
-    from worker.stories import story_members
+    from worker.stories.assign import story_members
 
     with _connect(settings) as conn:
         _require_schema(conn)
@@ -157,8 +157,8 @@ def cmd_story(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_reindex_stories(args: argparse.Namespace, settings: Settings) -> int:
     """``wirefeed reindex-stories [--all]``: rebuild the near-duplicate index after a fingerprint change."""
-    from worker import story_reindex
-    from worker.console import progress
+    from worker.cli.console import progress
+    from worker.stories import reindex as story_reindex
 
     with _connect(settings) as conn:
         _require_schema(conn)
@@ -179,7 +179,7 @@ def cmd_reindex_stories(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_feeds_import(args: argparse.Namespace, settings: Settings) -> int:
-    from worker.opml import OpmlError, read_opml
+    from worker.parse.opml import OpmlError, read_opml
     from worker.store import feeds as feed_store
 
     try:
@@ -212,7 +212,7 @@ def cmd_feeds_list(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json([{c: r[c] for c in cols} for r in rows])
         return 0
-    from worker.console import feeds_table
+    from worker.cli.console import feeds_table
 
     feeds_table(rows)
     return 0
@@ -225,7 +225,7 @@ def _isolated(session: Any, item: str, step: Any) -> Any:
     that input's error report, and the command goes on with the next input."""
     from worker import retry
     from worker.errors import NEVER_SWALLOW
-    from worker.logs import get_logger
+    from worker.ops.logs import get_logger
     from worker.pipeline import IngestReport
 
     try:
@@ -245,8 +245,8 @@ def _isolated(session: Any, item: str, step: Any) -> Any:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from worker import pipeline
-    from worker.cli_session import Session
-    from worker.console import progress
+    from worker.cli.console import progress
+    from worker.cli.session import Session
 
     reports = []
     with Session(settings) as session:
@@ -296,8 +296,8 @@ def _claim(conn: Any, args: argparse.Namespace, settings: Settings) -> list[int]
 
 def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     from worker import pipeline
-    from worker.cli_session import Session
-    from worker.console import progress
+    from worker.cli.console import progress
+    from worker.cli.session import Session
 
     with Session(settings) as session:
         session.run("schema check", _require_schema)
@@ -314,8 +314,8 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
                 fetch_feed.delay(feed_id)
             print(f"enqueued {len(ids)} feed(s) to the workers: {', '.join(map(str, ids))}")
             return 0
+        from worker.fetch.politeness import HostBusy, HostPoliteness
         from worker.fetch_state import postpone
-        from worker.politeness import HostBusy, HostPoliteness
 
         polite = HostPoliteness.from_settings(settings, max_wait=30.0)  # shared with running workers
         failed = 0
@@ -349,7 +349,7 @@ def _print_fetch(feed_id: int, rep: Any) -> None:
 # --- status / worker / beat ----------------------------------------------------------------------
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from worker.status import collect_status, render_status
+    from worker.ops.status import collect_status, render_status
 
     doc = collect_status(settings)
     if args.json:
@@ -360,7 +360,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
-    from worker import health
+    from worker.ops import health
 
     checks = health.run_checks(settings, workers=args.workers, worker_names=tuple(args.worker),
                                beat=args.beat, beat_max_age=args.beat_max_age, timeout=args.timeout)
@@ -474,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        from worker.logs import configure
+        from worker.ops.logs import configure
 
         configure(settings.effective_log_format, settings.log_level)
         key: Any = args.command if args.command != "feeds" else ("feeds", args.feeds_command)

@@ -3,7 +3,7 @@
 Always checked: PostgreSQL answers, its schema is current (no pending migration), Redis answers.
 On request: ``--workers`` at least one Celery worker answers a ping (``--worker NAME`` a given one);
 ``--beat`` the scheduler's heartbeat is fresh (beat writes it on every tick of ``schedule_due_feeds``,
-see ``worker.signals``). Compose uses ``wirefeed health --beat`` as beat's health check.
+see ``worker.ops.signals``). Compose uses ``wirefeed health --beat`` as beat's health check.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from worker.logs import redact
+from worker.ops.logs import redact
+from worker.ops.status import _first_line, beat_heartbeat, connect_quick, ping_workers, redis_client
 from worker.settings import Settings
-from worker.status import _first_line, beat_heartbeat, connect_quick, ping_workers, redis_client
 
 
 @dataclass(slots=True)
@@ -30,7 +30,7 @@ def default_beat_max_age(settings: Settings) -> float:
 
 
 def _database(settings: Settings) -> list[Check]:
-    from worker.migrate import pending
+    from worker.store.migrate import pending
 
     where = redact(settings.database_url)
     try:

@@ -162,7 +162,7 @@ def _classify() -> Callable[[str], tuple[str, float]]:
 
 def warm() -> None:
     """Load the model now rather than on the first detection. A prefork worker's main process calls this
-    before it forks (``worker.signals``): its children share the tables instead of each loading its own copy,
+    before it forks (``worker.ops.signals``): its children share the tables instead of each loading its own copy,
     and no child's first task pays for the load."""
     _classify()
 

@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 import psycopg
 
 from worker import retry
-from worker.db import connect
 from worker.errors import ConfigError
-from worker.logs import redact
+from worker.ops.logs import redact
 from worker.settings import Settings
+from worker.store.db import connect
 
 T = TypeVar("T")
 

@@ -9,7 +9,7 @@ Limits: connect and read timeouts per socket operation, plus a total deadline en
 every read (a server dribbling one byte a second is cut off at the deadline); the body is decompressed
 here, incrementally, and stopped one byte past ``max_feed_bytes`` (a gzip bomb never inflates in memory).
 Redirects are followed by hand so each hop's scheme is checked, and the SSRF guard in
-:mod:`worker.ssrf` vets the address of every connection.
+:mod:`worker.fetch.ssrf` vets the address of every connection.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import httpx
 import xxhash
 
 from worker.errors import NEVER_SWALLOW, FetchError, PermanentFetchError, TransientFetchError
+from worker.fetch.ssrf import VettedBackend, check_scheme
 from worker.settings import Settings
-from worker.ssrf import VettedBackend, check_scheme
 
 MAX_REDIRECTS = 5
 PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -46,7 +46,7 @@ CHUNK = 64 * 1024
 
 
 class Politeness(Protocol):
-    """What the fetcher needs from :class:`worker.politeness.HostPoliteness`."""
+    """What the fetcher needs from :class:`worker.fetch.politeness.HostPoliteness`."""
 
     def slot(self, host: str) -> Any: ...  # context manager; raises HostBusy when the host is busy
 

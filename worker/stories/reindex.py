@@ -1,6 +1,6 @@
 """Re-index the near-duplicate index of stored articles (``wirefeed reindex-stories``).
 
-Needed after a change of the fingerprint parameters (``worker.stories.SCHEME`` bumped: shingles, permutations,
+Needed after a change of the fingerprint parameters (``worker.stories.assign.SCHEME`` bumped: shingles, permutations,
 bands or hashing), which changes every article's candidate keys: without it, new articles would no longer
 find the older ones. Articles are taken in id order, in batches of one transaction each; an article keeps
 its story, only its fingerprint and index rows are replaced. An article with no fingerprint at all (stored
@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from worker.models import Article
-from worker.stories import SCHEME, refresh_stories
+from worker.stories.assign import SCHEME, refresh_stories
 
 
 @dataclass(slots=True)

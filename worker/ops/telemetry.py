@@ -1,15 +1,15 @@
 """What a task tells operators when it finishes: one log event and the metrics, per fetch and per batch.
 
 Called by ``worker.tasks`` with the ``IngestReport`` the pipeline returned. ``task_id`` and ``feed_id``
-are already bound in the log context by ``worker.signals``. Bookkeeping never fails a task.
+are already bound in the log context by ``worker.ops.signals``. Bookkeeping never fails a task.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from worker import metrics
-from worker.logs import get_logger
+from worker.ops import metrics
+from worker.ops.logs import get_logger
 
 log = get_logger("wirefeed.tasks")
 

@@ -2,13 +2,13 @@
 
 Imported by ``worker.tasks`` (so every worker and beat process has them connected before it starts).
 
-- worker_init (worker main process): structured logs, then ``worker.metrics.setup_worker`` (multiprocess
+- worker_init (worker main process): structured logs, then ``worker.ops.metrics.setup_worker`` (multiprocess
   directory + HTTP endpoint on ``WIREFEED_METRICS_PORT``) before the pool forks; a worker that consumes the
   process queue also loads the language model there, so the prefork children share one copy of it.
 - worker_process_init / worker_process_shutdown (prefork children): fresh metric objects / dead-child files.
 - task_prerun / task_postrun: bind ``task_id``, ``task`` and ``feed_id`` into the log context, then clear it.
 - beat_init and after_task_publish of ``wirefeed.schedule_due_feeds`` in the beat process: write beat's
-  heartbeat (a Redis key, ``worker.status.BEAT_HEARTBEAT_KEY``) that ``wirefeed health --beat`` checks.
+  heartbeat (a Redis key, ``worker.ops.status.BEAT_HEARTBEAT_KEY``) that ``wirefeed health --beat`` checks.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 import structlog
 from celery import signals
 
-from worker import metrics
-from worker.logs import configure, get_logger
+from worker.ops import metrics
+from worker.ops.logs import configure, get_logger
 from worker.settings import get_settings
 
 log = get_logger("wirefeed.worker")
@@ -52,7 +52,7 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
         import os
         import time
 
-        from worker import language
+        from worker.normalize import language
 
         started = time.perf_counter()
         language.warm()
@@ -101,7 +101,7 @@ def _unbind_task(**_: Any) -> None:
 
 
 def _heartbeat() -> None:
-    from worker import status
+    from worker.ops import status
 
     try:
         client = status.redis_client(get_settings())
