@@ -8,7 +8,10 @@ outlet a syndicator's wrapper credits (``credit``) and what was cut (``removed``
   originally appeared on …", WordPress's "The post … appeared first on …", copyright and distribution
   notices, "(Reporting by …; Editing by …)", "Tagged:", subscribe / newsletter / follow-us lines;
 * learned lines: paragraphs that repeat across many items of one feed (see ``repeated_paragraphs``),
-  passed back in as ``learned``.
+  passed back in as ``learned``;
+* with ``page=True`` (text extracted from an article's web page, not a feed item): the furniture pages carry
+  inside the article block: in-body promotion lines ("Read more: …"), contributor and update notes, affiliate
+  disclosures, a byline at the top, Chinese editor credits.
 
 A rule never empties an item: when everything would go, the paragraphs are kept as they were.
 """
@@ -29,6 +32,7 @@ class Cleaned:
     paragraphs: list[str]
     credit: str | None = None  # the original outlet named by a syndicator's wrapper, if any
     removed: list[str] = field(default_factory=list)  # what was cut, for debugging
+    signoff: str | None = None  # a bare outlet line cut just before a footer ("Ahram Online"): the writer's credit
 
 
 _I = re.IGNORECASE
@@ -141,6 +145,37 @@ def _possible_phrase_rules(paras: list[str]) -> tuple[tuple[tuple[bytes, ...], r
     return tuple(found)
 
 
+# Page-only lines (``page=True``). A feed item's text never holds them in a form worth a rule, and keeping them
+# out of the feed path keeps stored feed text exactly as it was.
+_PAGE_FOOTER = re.compile(
+    r"^(?:read (?:more|also|next)|more on this|related(?: stories| articles)?|see also)\s*:\s*[^\n]{1,200}$"
+    r"|^[^\n]{0,200}\bcontributed (?:to )?(?:this|the) (?:report|story|article)\b[^\n]{0,40}$"
+    r"|^(?:this|the) (?:story|article|report|post) (?:has been|was) updated\b[^\n]{0,200}$"
+    r"|^[^\n]{0,120}\baffiliate links?\b[^\n]{0,300}$"
+    r"|^[(（【]\s*(?:责任编辑|責任編輯|编辑|編輯)\s*[:：]?[^\n]{0,40}[)）】]$"
+    r"|^\((?:sourcing|sources?|additional reporting|with reporting)\b[^\n]{0,300}\)\.?$"
+    r"|^[^\n]{0,200}\bplease share your (?:videos|photos|pictures|stories)\b[^\n]{0,200}$"
+    r"|^loading\b[^\n]{0,40}(?:\.\.\.|…)$"
+    r"|^(?:share this(?: article| story| news)?|このニュースをシェア|分享到|compartir|partager|teilen)\s*[:：]?$"
+    r"|^[^\n]{0,60}?\s(?:https?://\S+|@\w{2,30})$", _I)
+# A byline among the first paragraphs (or the last two) of a page: "By Jane Doe", "Par Jean Dupont",
+# "-- By Jane Doe Follow @jdoe".
+_PAGE_BYLINE = re.compile(r"^[-–—\s]*(?:by|par|por|von|di|door|av|af)\s+(?P<name>[^\n]{2,80}?)"
+                          r"(?:\s+follow @\w+)?$", _I)
+# A metadata line at the top: "Patricio Candia | Palma de Mallorca | 08/01/2014".
+_PAGE_META_LINE = re.compile(r"^[^\n.!?]{0,80}\|[^\n]{0,60}(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{2}-\d{2})"
+                             r"[^\n]{0,20}$")
+# Where a page's tail of links or comments begins: everything from such a heading on goes when it is only
+# short lines ("More Must-Reads From TIME", "Related stories", "Comments" and their translations).
+_TAIL_HEAD = re.compile(
+    r"^(?:more (?:must[- ]reads?|stories|news|from|on)\b[^\n]{0,40}|most (?:read|popular|viewed)[^\n]{0,30}"
+    r"|related(?: stories| articles| news| coverage| content)?|you (?:may|might) (?:also )?like[^\n]{0,20}"
+    r"|recommended(?: for you)?|(?:leave a |post a )?comments?|comentar(?:ios)?|commentaires?|kommentare"
+    r"|lire aussi|à lire aussi|voir aussi|lesen sie auch|mehr zum thema|leia também|lee también"
+    r"|noticias relacionadas|相关(?:新闻|阅读|内容)|関連記事|관련 기사|เรื่องที่เกี่ยวข้อง|اقرأ أيضا|ذات صلة)"
+    r"\s*[:：]?$", _I)
+_TAIL_LINE_MAX = 120
+
 _SIGNOFF_MAX_WORDS = 5
 _OUTLET_MAX_WORDS = 8  # a longer "outlet" is a sentence, not a name
 
@@ -184,11 +219,32 @@ def _is_signoff(p: str) -> bool:
     return _looks_like_name(p, _SIGNOFF_MAX_WORDS) and not re.search(r"[.!?:;,…]\s*$", p)
 
 
+def _page_line(i: int, p: str, n: int) -> bool:
+    """A page-only furniture line (see :data:`_PAGE_FOOTER`); bylines count among the first three paragraphs and
+    the last two, metadata lines among the first three."""
+    if _PAGE_FOOTER.match(p):
+        return True
+    if i < 3 and _PAGE_META_LINE.match(p):
+        return True
+    m = _PAGE_BYLINE.match(p) if i < 3 or i >= n - 2 else None
+    return m is not None and _looks_like_name(re.sub(r"[,|/·•]|\band\b|\bet\b|\by\b", " ", m.group("name")), 10)
+
+
+def _page_tail(paras: list[str]) -> int:
+    """Index where a trailing block of links or comments starts (see :data:`_TAIL_HEAD`), else ``len(paras)``."""
+    for i in range(len(paras) - 1, 0, -1):
+        if _TAIL_HEAD.match(paras[i]) and (all(len(p) <= _TAIL_LINE_MAX for p in paras[i + 1:i + 12])
+                                           or i >= len(paras) - 4):
+            return i
+    return len(paras)
+
+
 def strip_boilerplate(
-    paragraphs: list[str], feed_title: str | None = None, *, learned: set[str] | None = None
+    paragraphs: list[str], feed_title: str | None = None, *, learned: set[str] | None = None, page: bool = False
 ) -> Cleaned:
     """Remove syndication wrappers (header credit line, "Read the original…", copyright footers) and the
-    feed's learned boilerplate (``learned``: keys from :func:`repeated_paragraphs`)."""
+    feed's learned boilerplate (``learned``: keys from :func:`repeated_paragraphs`); ``page`` adds the rules
+    for text extracted from a web page."""
     paras = [p.strip() for p in paragraphs]
     paras = [p for p in paras if p]
     keep = [True] * len(paras)
@@ -205,6 +261,9 @@ def strip_boilerplate(
         keep[i] = False
         header_credit = header_credit or (credits[0] if credits else None)
 
+    if page:
+        for i in range(_page_tail(paras), len(paras)):
+            keep[i] = False
     phrase_rules = _possible_phrase_rules(paras)
     for i, p in enumerate(paras):
         if not keep[i]:
@@ -215,7 +274,7 @@ def strip_boilerplate(
             footer_credit = footer_credit or _credit(m) or None
             keep[i] = False
         elif (m is not None or (phrase_rules and _phrase_footer(p, phrase_rules))
-              or (learned and text_key(p) in learned)):
+              or (learned and text_key(p) in learned) or (page and _page_line(i, p, len(paras)))):
             keep[i] = False
 
     # A bare sign-off line ("Ahram Online") right before a removed footer at the tail goes with it.
@@ -225,8 +284,10 @@ def strip_boilerplate(
             credit = feed_title.strip()
         return Cleaned(paragraphs=paras, credit=credit or None, removed=[])
     last_kept = len(keep) - 1 - keep[::-1].index(True) if True in keep else -1
+    signoff = None
     if 0 <= last_kept < len(paras) - 1 and _is_signoff(paras[last_kept]) and last_kept > 0:
         keep[last_kept] = False
+        signoff = _norm_outlet(paras[last_kept]) or None
 
     kept = [p for p, k in zip(paras, keep, strict=True) if k]
     if not kept:  # never empty an item: a "footer-only" text is probably the text
@@ -235,7 +296,7 @@ def strip_boilerplate(
     credit = header_credit or footer_credit
     if credit and feed_title and text_key(credit) == text_key(feed_title):
         credit = feed_title.strip()
-    return Cleaned(paragraphs=kept, credit=credit or None, removed=removed)
+    return Cleaned(paragraphs=kept, credit=credit or None, removed=removed, signoff=signoff)
 
 
 def repeated_paragraphs(
