@@ -371,6 +371,12 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if all(c.ok for c in checks) else 1
 
 
+def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.cli.extract import cmd_extract as run
+
+    return run(args, settings)
+
+
 def cmd_celery(kind: str, extra: list[str]) -> int:
     from worker.app import app
 
@@ -441,6 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     hl.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS", help="worker ping timeout")
     hl.add_argument("--json", action="store_true")
 
+    from worker.cli import extract as extract_cli
+
+    extract_cli.add_parser(sub)
+
     sub.add_parser("worker", help="start a Celery worker (extra arguments go to Celery)", add_help=False)
     sub.add_parser("beat", help="start Celery beat, the scheduler (extra arguments go to Celery)", add_help=False)
     return p
@@ -454,6 +464,7 @@ HANDLERS = {
     "health": cmd_health,
     "story": cmd_story,
     "reindex-stories": cmd_reindex_stories,
+    "extract": cmd_extract,
     ("feeds", "add"): cmd_feeds_add,
     ("feeds", "import"): cmd_feeds_import,
     ("feeds", "list"): cmd_feeds_list,

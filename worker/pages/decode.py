@@ -34,6 +34,10 @@ _RIFF = {b"WEBP": "a WebP image", b"WAVE": "a WAV file", b"AVI ": "an AVI video"
 _CT_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.I)
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
 _HTML_SIGNS = re.compile(rb"<(?:!doctype\s+html|html|head|body|title|meta|p|div|article|main|table|h1|br)\b", re.I)
+# A guess among Latin single-byte code pages is a coin toss on short text (é in one is č in another): browsers'
+# Western default reads those pages best.
+_LATIN_GUESSES = {"cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_2", "iso8859_9", "iso8859_13",
+                  "iso8859_15", "iso8859_16", "mac_roman", "mac_latin2"}
 _SINGLE_BYTE = {"cp1252", "latin_1", "iso8859_15", "cp1250", "cp1251", "cp1254", "ascii", "iso8859_2"}
 _BAD_SHARE = 0.05  # more replacement or control characters than this: not text in any charset we tried
 
@@ -134,6 +138,8 @@ def decode_page(data: bytes, content_type: str | None = None) -> Decoded:
             declared, source = "utf-8", "utf-8 check"
         else:
             declared, source = _detect(data), "detected"
+            if declared in _LATIN_GUESSES:
+                declared = "cp1252"
             if declared is None:
                 declared, source = "cp1252", "fallback"
     return _checked(data.decode(declared, "replace"), declared, source)
