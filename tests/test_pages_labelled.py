@@ -80,3 +80,8 @@ def test_metadata(results: dict[str, tuple[str, PageResult]], name: str, field: 
 def test_no_mojibake_in_a_late_declared_page(results: dict[str, tuple[str, PageResult]]) -> None:
     _, r = results["np-fox13now-001"]
     assert "New Year’s resolution" in r.text and "â€" not in r.text
+
+
+def test_only_the_paywalled_page_is_judged_bad(results: dict[str, tuple[str, PageResult]]) -> None:
+    judged = {name: r.reason for name, (_, r) in results.items() if r.reason is not None}
+    assert judged == {"np-japanese-article": "paywall"}

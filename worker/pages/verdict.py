@@ -7,7 +7,7 @@ Checked in this order, the first that holds wins (reasons in :mod:`worker.pages.
 - ``paywall``: the text is short and the page says the rest is for subscribers (or its JSON-LD says the
   article is not free and the text is a teaser);
 - ``homepage``: nothing says "article" (no JSON-LD article, no ``og:type`` article) and the page is mostly
-  links, or its address is a site's root;
+  links, or says it is a "website" with a short text and a quarter of it links, or its address is a site's root;
 - ``empty``: almost no text came out;
 - ``different_story``: the feed item's title and summary are given and too few of their words are on the page.
 """
@@ -27,6 +27,8 @@ __all__ = ["PageStats", "judge"]
 MIN_TEXT = 80  # characters: less is no article
 SHORT_TEXT = 1200  # characters: walls, stubs and error pages say little
 HOMEPAGE_LINK_SHARE = 0.5  # share of the page's visible text inside links
+WEBSITE_LINK_SHARE = 0.25  # the same for a page whose Open Graph type says "website" (and whose text is short)
+WEBSITE_MAX_TEXT = 5000  # characters: a long text on a "website" page is an article all the same
 MIN_HINT_OVERLAP = 0.25  # share of the feed item's words the page must hold
 
 _SOFT_404 = re.compile(
@@ -77,7 +79,8 @@ def judge(text: str, meta: PageMeta, stats: PageStats, url: str | None,
         return PAYWALL, f"only a {n}-character teaser: the page keeps the rest for subscribers"
     link_share = stats.link_chars / stats.visible_chars if stats.visible_chars else 0.0
     root = bool(url) and urlsplit(url or "").path in ("", "/")
-    if not meta.is_article and (link_share >= HOMEPAGE_LINK_SHARE or (root and n < SHORT_TEXT * 2)):
+    website = meta.og_type == "website" and link_share >= WEBSITE_LINK_SHARE and n < WEBSITE_MAX_TEXT
+    if not meta.is_article and (link_share >= HOMEPAGE_LINK_SHARE or website or (root and n < SHORT_TEXT * 2)):
         return HOMEPAGE, f"a front page, not an article ({link_share:.0%} of its text is links)"
     if n < MIN_TEXT:
         return EMPTY, f"no article text found ({n} characters)"
