@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bench.pages_eval import PAGES, load_pages, overall, page_scores
-from worker.pages import PageResult, extract_page
+from worker.pages import PageHints, PageResult, extract_page
 
 MIN_F1 = 0.96
 MIN_PAGES = 25
@@ -85,3 +85,13 @@ def test_no_mojibake_in_a_late_declared_page(results: dict[str, tuple[str, PageR
 def test_only_the_paywalled_page_is_judged_bad(results: dict[str, tuple[str, PageResult]]) -> None:
     judged = {name: r.reason for name, (_, r) in results.items() if r.reason is not None}
     assert judged == {"np-japanese-article": "paywall"}
+
+
+def test_feed_summary_brings_back_a_lead_the_extractor_left_out(results: dict[str, tuple[str, PageResult]]) -> None:
+    body, plain = results["np-latvian-article"]
+    lead = body.split("\n\n")[0]
+    assert lead not in plain.paragraphs  # the extractor alone drops the page's lead block
+    page = next(p for p in load_pages(only=["np-latvian-article"]))
+    hints = PageHints(title="Norvēģijā pēc zemes nogruvuma pieci bojāgājušie", summary=lead)
+    guided = extract_page(page.html, page.url, hints=hints)
+    assert guided.paragraphs[0] == lead and guided.paragraphs[1:] == plain.paragraphs

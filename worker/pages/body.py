@@ -4,6 +4,8 @@ trafilatura (``favor_precision``; comments and tables left out: in news pages ta
 "related" boxes) gives the main text as lines. Then, in order:
 1. the headline repeated at the top goes (any title the page gives, also after a "Country: " prefix);
 2. feed-guided start: when the feed's summary is found among the first paragraphs, short lines before it go;
+   when it is not (the extractor left out a lead set apart from the body), the page block that holds it is put
+   first (:func:`summary_block`);
 3. blocks learned from other pages of the site go (:mod:`worker.pages.template`);
 4. :func:`worker.normalize.boilerplate.strip_boilerplate` with its page rules: syndication credit lines,
    "Read the original article on …", copyright and distribution footers, bylines, promotion lines.
@@ -20,7 +22,7 @@ from worker.normalize.boilerplate import strip_boilerplate
 from worker.normalize.html import scrub
 from worker.stories.fingerprint import text_key, words
 
-__all__ = ["Body", "clean_paragraphs", "run_extractor"]
+__all__ = ["Body", "clean_paragraphs", "run_extractor", "summary_block"]
 
 _HEAD_SPAN = 3  # a repeated headline or a pre-article line is among the first paragraphs
 _GUIDE_MATCH = 0.6  # share of the summary's words a paragraph must hold to be where the article starts
@@ -70,6 +72,11 @@ def _headline_keys(headlines: list[str]) -> set[str]:
     return keys
 
 
+def _holds(text: str, summary: str | None, share: float = _GUIDE_MATCH) -> bool:
+    want = set(words(summary or "")[:40])
+    return bool(want) and len(want & set(words(text))) >= share * len(want)
+
+
 def _guided_start(paragraphs: list[str], summary: str | None) -> int:
     """Index of the paragraph the feed's summary starts, when it is among the first few and only short lines
     stand before it; else 0."""
@@ -84,10 +91,37 @@ def _guided_start(paragraphs: list[str], summary: str | None) -> int:
     return 0
 
 
+_LEAD_TAGS = ("p", "div", "h2", "section", "span", "strong")
+_LEAD_MATCH = 0.8  # share of the summary's words a page block must hold to be its source
+
+
+def summary_block(root: Any, summary: str | None) -> str | None:
+    """The text of the smallest page block that is the feed's summary (holds most of its words and is not much
+    longer), outside the page's header (where a summary is a dek, not the article's lead); else None."""
+    if not summary:
+        return None
+    want = set(words(summary)[:60])
+    if len(want) < 8:
+        return None
+    best: str | None = None
+    for el in root.iter(*_LEAD_TAGS):
+        text = " ".join(el.text_content().split())
+        if not 0.6 * len(summary) <= len(text) <= 1.5 * len(summary) + 20 or (best and len(text) >= len(best)):
+            continue
+        if len(want & set(words(text))) >= _LEAD_MATCH * len(want) \
+                and not any(a.tag in ("header", "h1", "figure", "figcaption") for a in el.iterancestors()):
+            best = text
+    return scrub(best) if best else None
+
+
 def clean_paragraphs(paragraphs: list[str], *, headlines: list[str], summary: str | None = None,
-                     site_blocks: frozenset[str] = frozenset(), credit_name: str | None = None) -> Body:
-    """wirefeed's layer over the extractor's paragraphs (see the module's docstring)."""
+                     site_blocks: frozenset[str] = frozenset(), credit_name: str | None = None,
+                     lead: str | None = None) -> Body:
+    """wirefeed's layer over the extractor's paragraphs (see the module's docstring); ``lead`` is the page block
+    holding the feed's summary (:func:`summary_block`)."""
     removed: list[str] = []
+    if lead and paragraphs and not _holds(" ".join(paragraphs), summary, _LEAD_MATCH):
+        paragraphs = [lead, *paragraphs]
     keys = _headline_keys(headlines)
     kept = []
     for i, p in enumerate(paragraphs):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.normalize.language import resolve_language
-from worker.pages.body import clean_paragraphs, run_extractor
+from worker.pages.body import clean_paragraphs, run_extractor, summary_block
 from worker.pages.decode import NotDecodable, decode_page
 from worker.pages.meta import read_meta
 from worker.pages.model import Limits, PageHints, PageResult
@@ -60,13 +60,14 @@ def extract_page(data: bytes, url: str | None = None, *, content_type: str | Non
     prune(root)
     truncated = cut_after(root, limits.max_nodes) or truncated
     stats = _stats(root)
+    summary = hints.summary if hints is not None else None
+    lead = summary_block(root, summary)
     headlines = list(meta.headlines)
     if hints is not None and hints.title:
         headlines.append(hints.title)
     body = clean_paragraphs(run_extractor(root, url), headlines=headlines,
-                            summary=hints.summary if hints is not None else None,
-                            site_blocks=hints.site_blocks if hints is not None else frozenset(),
-                            credit_name=hints.feed_title if hints is not None else None)
+                            summary=summary, site_blocks=hints.site_blocks if hints is not None else frozenset(),
+                            credit_name=hints.feed_title if hints is not None else None, lead=lead)
     text = "\n\n".join(body.paragraphs)
     verdict = judge(text, meta, stats, url, hints)
     return PageResult(
