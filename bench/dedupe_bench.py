@@ -36,8 +36,8 @@ import psycopg
 from psycopg import sql
 
 from worker import pipeline_stories as stories
+from worker.migrations import migrate
 from worker.models import Article
-from worker.store.migrate import migrate
 from worker.store.stories import CANDIDATES_SQL
 from worker.stories import fingerprint as dedupe
 from worker.stories.decide import CANDIDATES_PER_KEY

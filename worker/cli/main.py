@@ -31,7 +31,7 @@ def _connect(settings: Settings):
 
 
 def _require_schema(conn) -> None:
-    from worker.store.migrate import pending
+    from worker.migrations import pending
 
     missing = pending(conn)
     conn.commit()
@@ -46,7 +46,7 @@ def _require_schema(conn) -> None:
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     import psycopg
 
-    from worker.store.migrate import migrate
+    from worker.migrations import migrate
 
     try:
         with _connect(settings) as conn:

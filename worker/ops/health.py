@@ -31,7 +31,7 @@ def default_beat_max_age(settings: Settings) -> float:
 
 
 def _database(settings: Settings) -> list[Check]:
-    from worker.store.migrate import pending
+    from worker.migrations import pending
 
     where = redact(settings.database_url)
     try:

@@ -46,7 +46,7 @@ def redis_client(settings: Settings) -> Any:  # a redis.Redis
 # --- PostgreSQL ----------------------------------------------------------------------------------
 
 def _database(settings: Settings) -> dict[str, Any]:
-    from worker.store.migrate import pending
+    from worker.migrations import pending
 
     with connect_quick(settings) as conn:
         missing = pending(conn)
