@@ -1,5 +1,5 @@
 # Each target is exactly what CI or an operator runs.
-.PHONY: test lint types ci bench up
+.PHONY: test lint types ci bench up schema
 
 test:           ## the README's test command (brings PostgreSQL/Redis up if needed)
 	./scripts/test
@@ -12,6 +12,9 @@ types:
 
 ci:             ## what CI runs, on a clean clone
 	bash .ci/run
+
+schema:         ## rewrite worker/store/schema.sql from the migrations (after adding one)
+	.venv/bin/python scripts/schema.py
 
 bench:          ## the benchmark; writes bench/RESULTS.md
 	.venv/bin/python -m bench

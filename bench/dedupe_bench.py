@@ -8,7 +8,7 @@ exercised. The sizes are then measured in alternation, round after round, so a b
 alike. At each size it measures, for the labelled corpus (tests/data/stories: 33 texts, 12 of
 which are copies of earlier ones):
 
-* lookup: ``stories.find_candidates`` alone (index-only scans on article_bands + signature prefilter), with
+* lookup: ``pipeline_stories.find_candidates`` alone (index-only scans on article_bands + signature prefilter), with
   one hot key added to each probe;
 * assign: the whole ``assign_stories`` per article (locks, lookup, exact verification, writes), rolled back;
 * the EXPLAIN (ANALYZE, BUFFERS) plan of the candidate query.
@@ -35,10 +35,12 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from worker import pipeline_stories as stories
+from worker.migrations import migrate
 from worker.models import Article
-from worker.store.migrate import migrate
-from worker.stories import assign as stories
+from worker.store.stories import CANDIDATES_SQL
 from worker.stories import fingerprint as dedupe
+from worker.stories.decide import CANDIDATES_PER_KEY
 from worker.stories.fingerprint import content_hash, fingerprint
 
 DB_NAME = "wirefeed_bench_dedupe"
@@ -84,7 +86,7 @@ def _fp_rows(first_id: int, n: int, rng: np.random.Generator) -> bytes:
     rows = np.empty(n, dtype=_FP_ROW)
     rows["n"], rows["l1"], rows["l2"], rows["l3"], rows["l4"], rows["l5"] = 5, 8, 2, 4 * dedupe.NUM_PERM, 4, 4
     rows["id"] = np.arange(first_id, first_id + n, dtype=np.int64)
-    rows["scheme"] = stories.SCHEME
+    rows["scheme"] = dedupe.SCHEME
     rows["sig"] = np.frombuffer(rng.bytes(n * 4 * dedupe.NUM_PERM), dtype=f"V{4 * dedupe.NUM_PERM}")
     rows["sc"] = rng.integers(100, 600, n)
     rows["wc"] = rows["sc"] + 2
@@ -183,8 +185,8 @@ def _assign_pass(conn: psycopg.Connection, probes: list[tuple[str, str]]) -> tup
 def _plan(conn: psycopg.Connection, fp: dedupe.Fingerprint, hot_key: int) -> tuple[list[str], int]:
     fp = dataclasses.replace(fp, lead_keys=[*fp.lead_keys, hot_key])
     plan = [r[0] for r in conn.execute(
-        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) " + stories._CANDIDATES,
-        {"keys": fp.keys, "per_key": stories.CANDIDATES_PER_KEY, "exclude": "{}"},
+        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) " + CANDIDATES_SQL,
+        {"keys": fp.keys, "per_key": CANDIDATES_PER_KEY, "exclude": "{}"},
     ).fetchall()]
     conn.rollback()
     hits = re.search(r"Buffers: shared hit=(\d+)(?: read=(\d+))?", "\n".join(plan))

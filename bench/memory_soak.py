@@ -96,8 +96,8 @@ def main() -> int:
     args = ap.parse_args()
 
     from bench.scenarios._util import stop_process_group
+    from worker.migrations import migrate
     from worker.store import feeds as feed_store
-    from worker.store.migrate import migrate
 
     admin = os.environ.get("DATABASE_URL", "postgresql://127.0.0.1:5432/postgres")
     name = f"wirefeed_soak_{os.getpid()}"

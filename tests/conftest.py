@@ -50,8 +50,8 @@ def _with_db(url: str, dbname: str) -> str:
 @pytest.fixture(scope="session")
 def db_url() -> Iterator[str]:
     """A freshly created and migrated database for this test session (dropped at the end)."""
+    from worker.migrations import migrate
     from worker.store.db import connect
-    from worker.store.migrate import migrate
 
     name = f"wirefeed_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = _with_db(ADMIN_URL, "postgres")

@@ -226,7 +226,7 @@ def test_ingest_role_can_write_rows_but_not_change_the_schema(conn) -> None:
 
 def test_migration_is_idempotent_when_the_roles_already_exist() -> None:
     """Roles are cluster-wide: a second database's migration must find them and go on."""
-    from worker.store.migrate import migrate
+    from worker.migrations import migrate
 
     name = f"wirefeed_test_roles_{uuid.uuid4().hex[:8]}"
     admin = _with_db(ADMIN_URL, "postgres")

@@ -14,7 +14,8 @@ import pytest
 from psycopg import sql
 
 from tests.conftest import ADMIN_URL, _with_db
-from worker.store.migrate import available
+from worker.migrations import Migration, MigrationChanged, available, check_unchanged
+from worker.store.migrate import AppliedMigration
 
 EXPECTED_PUBLIC = {"feeds", "articles", "article_sightings", "schema_migrations"}
 
@@ -93,3 +94,41 @@ def test_migrate_without_schema_rights_says_what_to_do(db_url: str) -> None:
         with psycopg.connect(db_url, autocommit=True) as c:
             c.execute("DROP SCHEMA IF EXISTS noddl CASCADE")
             c.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def test_migrate_refuses_an_applied_migration_whose_file_changed(empty_db: str) -> None:
+    """The checksum recorded when 0003 was applied no longer matches its file (as after an edit of the file):
+    one line naming the migration and what to do, exit non-zero, nothing applied or rewritten."""
+    assert _migrate_cli(empty_db).returncode == 0
+    with psycopg.connect(empty_db, autocommit=True) as c:
+        c.execute("UPDATE schema_migrations SET checksum = repeat('0', 64) WHERE version = 3")
+        c.execute("DELETE FROM schema_migrations WHERE version = 8")  # a pending one: must not run
+        before = c.execute("SELECT version, checksum FROM schema_migrations ORDER BY 1").fetchall()
+    r = _migrate_cli(empty_db)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "migration 0003_stories" in lines[0] and "must not change" in lines[0] and "new migration" in lines[0]
+    assert "applied" not in r.stdout
+    with psycopg.connect(empty_db) as c:
+        assert c.execute("SELECT version, checksum FROM schema_migrations ORDER BY 1").fetchall() == before
+
+
+_A = Migration(1, "core", "CREATE TABLE a ();")
+
+
+@pytest.mark.parametrize(
+    ("applied", "changed"),
+    [
+        ({}, None),  # nothing applied yet
+        ({1: AppliedMigration(1, "core", _A.checksum)}, None),  # applied as the file is now
+        ({1: AppliedMigration(1, "core", "0" * 64)}, "0001_core"),  # the file changed since it was applied
+        ({1: AppliedMigration(1, "core", _A.checksum), 2: AppliedMigration(2, "later", "x")}, None),  # newer DB
+    ],
+)
+def test_check_unchanged(applied: dict[int, AppliedMigration], changed: str | None) -> None:
+    if changed is None:
+        check_unchanged([_A], applied)
+    else:
+        with pytest.raises(MigrationChanged, match=f"migration {changed} was applied with checksum 000000000000"):
+            check_unchanged([_A], applied)

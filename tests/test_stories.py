@@ -13,9 +13,9 @@ import pytest
 from tests.conftest import FIXTURES
 from tests.test_dedupe import CAIRO, CAIRO_TITLE, DOCS, REWRITE, SUDAN, SUDAN_TITLE, _story
 from worker.models import Article
-from worker.stories import assign as stories
-from worker.stories.assign import assign_stories, refresh_stories
-from worker.stories.fingerprint import content_hash, fingerprint
+from worker.pipeline_stories import assign_stories, refresh_stories
+from worker.store import stories as story_store
+from worker.stories.fingerprint import SCHEME, content_hash, fingerprint
 
 
 def make_article(title: str, text: str, url: str) -> Article:
@@ -121,7 +121,7 @@ def test_lookup_uses_the_band_index(conn: psycopg.Connection) -> None:
     conn.execute("ANALYZE article_bands")
     conn.execute("SET enable_seqscan = off")  # tiny table: make the planner show the plan it uses at scale
     plan = "\n".join(r[0] for r in conn.execute(
-        "EXPLAIN " + stories._CANDIDATES, {"keys": [1, 2, 3], "per_key": 20, "exclude": "{}"}).fetchall())
+        "EXPLAIN " + story_store.CANDIDATES_SQL, {"keys": [1, 2, 3], "per_key": 20, "exclude": "{}"}).fetchall())
     conn.execute("RESET enable_seqscan")
     assert "article_bands_key_idx" in plan
 
@@ -154,7 +154,7 @@ def test_a_big_batch_claims_its_keys_without_advisory_locks(conn: psycopg.Connec
     all, takes no advisory lock, and leaves no claim behind once it commits."""
     docs = [(t, x, f"https://big/{k}") for k, (t, x) in DOCS.items()]
     claimed = []
-    real_claim = stories.claim_keys
+    real_claim = story_store.claim_keys
 
     def spy(c: psycopg.Connection, keys: object) -> list[int]:
         out = real_claim(c, keys)  # type: ignore[arg-type]
@@ -163,7 +163,7 @@ def test_a_big_batch_claims_its_keys_without_advisory_locks(conn: psycopg.Connec
         return out
 
     held: list[int] = []
-    stories.claim_keys = spy  # type: ignore[assignment]
+    story_store.claim_keys = spy  # type: ignore[assignment]
     try:
         with conn.transaction():
             new = [(insert(conn, a), a) for a in (make_article(*d) for d in docs)]
@@ -172,7 +172,7 @@ def test_a_big_batch_claims_its_keys_without_advisory_locks(conn: psycopg.Connec
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
             ).fetchone()
     finally:
-        stories.claim_keys = real_claim  # type: ignore[assignment]
+        story_store.claim_keys = real_claim  # type: ignore[assignment]
     expected = {k for _, a in new for k in fingerprint(a.title, a.content_text).keys}
     assert len(expected) > 256 and set(claimed) == expected and sorted(held) == sorted(expected)
     assert locks == (0,)
@@ -183,17 +183,17 @@ def test_a_batch_waits_for_an_uncommitted_claim_on_a_shared_key(conn: psycopg.Co
     """The claim is what serialises: while one transaction holds a key, another claiming it blocks until the
     first commits; a disjoint key does not block."""
     with psycopg.connect(db_url) as first, psycopg.connect(db_url) as second:
-        stories.claim_keys(first, [11, 22])
+        story_store.claim_keys(first, [11, 22])
         second.execute("SET lock_timeout = '300ms'")
-        stories.claim_keys(second, [33])  # no shared key: no wait
+        story_store.claim_keys(second, [33])  # no shared key: no wait
         with pytest.raises(psycopg.errors.LockNotAvailable):
-            stories.claim_keys(second, [22, 44])
+            story_store.claim_keys(second, [22, 44])
         second.rollback()
         first.commit()  # committed claims would be a bug; this one is released below
         first.execute("DELETE FROM story_claims")
         first.commit()
         second.execute("SET lock_timeout = '300ms'")
-        assert stories.claim_keys(second, [22, 44]) == [22, 44]
+        assert story_store.claim_keys(second, [22, 44]) == [22, 44]
         second.rollback()
 
 
@@ -233,7 +233,8 @@ def test_syndication_fixtures_truth(conn: psycopg.Connection, settings: object) 
 
 # --- concurrency: parallel processes, one story ---------------------------------------------------------------
 def _worker(db_url: str, n: int, barrier: object, use_locks: bool, out: object) -> None:
-    from worker.stories import assign as st
+    from worker.pipeline_stories import assign_stories as assign
+    from worker.store import stories as st
 
     if not use_locks:
         st.claim_keys = lambda conn, keys: []  # type: ignore[assignment]
@@ -244,7 +245,7 @@ def _worker(db_url: str, n: int, barrier: object, use_locks: bool, out: object) 
     with psycopg.connect(db_url) as conn:
         aid = insert(conn, a)
         barrier.wait()  # type: ignore[attr-defined]
-        links = st.assign_stories(conn, [(aid, a)])
+        links = assign(conn, [(aid, a)])
         time.sleep(0.3)  # hold the transaction open: every other process looks up before anyone commits
         conn.commit()
     out.put((aid, links[aid].story_id))  # type: ignore[attr-defined]
@@ -285,10 +286,10 @@ def test_without_locks_the_race_is_real(conn: psycopg.Connection, db_url: str) -
 def test_members_listing(conn: psycopg.Connection) -> None:
     ids = ingest(conn, [(CAIRO_TITLE, "\n\n".join(CAIRO), "https://sis/1")])
     ingest(conn, [("Update: " + CAIRO_TITLE, "\n\n".join(REWRITE), "https://ahram/1")])
-    members = stories.story_members(conn, "https://ahram/1")
-    assert [m["article_id"] for m in members] == [ids["https://sis/1"], ids["https://sis/1"] + 1]
-    assert members[1]["method"] == "near_duplicate" and members[1]["linked_to"] == ids["https://sis/1"]
-    assert stories.story_members(conn, 999999) == []
+    members = story_store.story_members(conn, "https://ahram/1")
+    assert [m.article_id for m in members] == [ids["https://sis/1"], ids["https://sis/1"] + 1]
+    assert members[1].method == "near_duplicate" and members[1].linked_to == ids["https://sis/1"]
+    assert story_store.story_members(conn, 999999) == []
 
 
 
@@ -351,7 +352,7 @@ def test_reindex_command_rebuilds_old_and_missing_fingerprints(conn: psycopg.Con
                                (sudan, (SUDAN_TITLE, SUDAN))):
         keys = {k for (k,) in conn.execute("SELECT band_key FROM article_bands WHERE article_id = %s", (aid,))}
         assert keys == set(fingerprint(title, "\n\n".join(text)).keys)
-    assert conn.execute("SELECT count(*) FROM article_fingerprints WHERE scheme = %s", (stories.SCHEME,)).fetchone() \
+    assert conn.execute("SELECT count(*) FROM article_fingerprints WHERE scheme = %s", (SCHEME,)).fetchone() \
         == (3,)
     assert story_of(conn) == stories_before  # stories are kept
     assert link(conn, sudan)["method"] == "new"

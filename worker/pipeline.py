@@ -22,11 +22,11 @@ from worker.fetch.http import body_hash
 from worker.models import RawEntry
 from worker.normalize.entry import apply_learned_boilerplate, entry_hash, entry_key, normalize_entries
 from worker.parse.feed import parse_feed
+from worker.pipeline_stories import assign_stories
 from worker.settings import Settings
 from worker.store import articles as article_store
 from worker.store import feeds as feed_store
 from worker.store import fetches as fetch_store
-from worker.stories.assign import assign_stories
 
 
 @dataclass(slots=True)
@@ -163,9 +163,9 @@ def process_body(
         batch = article_store.store_batch(conn, feed_id, articles, known)
         # From here on only statements whose results are not needed right away, but for the story lookups:
         # pipeline mode sends them without waiting for each answer, which shortens the time the story
-        # locks are held (a batch of 50 takes the batch-wide one) and saves a round trip per statement.
+        # claims are held and saves a round trip per statement.
         with conn.pipeline():
-            # new and changed articles take their story locks in one sorted pass (two passes could deadlock)
+            # new and changed articles claim their story keys in one sorted pass (two passes could deadlock)
             links = assign_stories(conn, batch.new, changed=batch.changed)
             story_of = {aid: link.story_id for aid, link in links.items()}
             report.new_articles = len(batch.new)

@@ -196,7 +196,7 @@ def prune_fetch_history() -> int:
 def prune_story_index(max_rounds: int = 100) -> int:
     """Daily: drop near-duplicate index rows (``article_bands``) left by deleted articles, 10,000 rows per
     transaction, at most ``max_rounds`` transactions per run. Returns the rows removed."""
-    from worker.stories.assign import prune_bands
+    from worker.store.stories import prune_bands
 
     settings = get_settings()
     removed = 0

@@ -38,7 +38,7 @@ def create_db(name: str, *, migrate: bool = True) -> str:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = db_url(name)
     if migrate:
-        from worker.store.migrate import migrate as run_migrations
+        from worker.migrations import migrate as run_migrations
 
         with psycopg.connect(url) as conn:
             run_migrations(conn)

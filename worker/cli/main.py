@@ -31,7 +31,7 @@ def _connect(settings: Settings):
 
 
 def _require_schema(conn) -> None:
-    from worker.store.migrate import pending
+    from worker.migrations import pending
 
     missing = pending(conn)
     conn.commit()
@@ -46,7 +46,7 @@ def _require_schema(conn) -> None:
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     import psycopg
 
-    from worker.store.migrate import migrate
+    from worker.migrations import migrate
 
     try:
         with _connect(settings) as conn:
@@ -131,7 +131,9 @@ def cmd_feeds_history(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_story(args: argparse.Namespace, settings: Settings) -> int:
     """``wirefeed story ID|URL``: the article's near-duplicate cluster, each member with why it is in it."""
-    from worker.stories.assign import story_members
+    from dataclasses import asdict
+
+    from worker.store.stories import story_members
 
     with _connect(settings) as conn:
         _require_schema(conn)
@@ -139,36 +141,37 @@ def cmd_story(args: argparse.Namespace, settings: Settings) -> int:
     if not members:
         print(f"error: no article with id or canonical URL {args.ref}", file=sys.stderr)
         return 1
-    story_id = members[0]["story_id"]
+    story_id = members[0].story_id
     if args.json:
-        _print_json({"story_id": story_id, "members": members})
+        _print_json({"story_id": story_id, "members": [asdict(m) for m in members]})
         return 0
     print(f"story {story_id}: {len(members)} article{'s' if len(members) != 1 else ''}")
     for m in members:
-        outlet = m["publisher"] or "?"
-        if m["syndicator"]:
-            outlet += f" (via {m['syndicator']})"
-        print(f"  {m['article_id']:>9}  {m['published_at']:%Y-%m-%d %H:%M}  {outlet} | {m['title']}")
-        score = f" {m['score']:.3f}" if m["score"] is not None else ""
-        linked = f" to {m['linked_to']}" if m["linked_to"] is not None else ""
-        print(f"             {m['method'] or 'unassigned'}{score}{linked}: {m['reason'] or '-'}")
+        outlet = m.publisher or "?"
+        if m.syndicator:
+            outlet += f" (via {m.syndicator})"
+        print(f"  {m.article_id:>9}  {m.published_at:%Y-%m-%d %H:%M}  {outlet} | {m.title}")
+        score = f" {m.score:.3f}" if m.score is not None else ""
+        linked = f" to {m.linked_to}" if m.linked_to is not None else ""
+        print(f"             {m.method or 'unassigned'}{score}{linked}: {m.reason or '-'}")
     return 0
 
 
 def cmd_reindex_stories(args: argparse.Namespace, settings: Settings) -> int:
     """``wirefeed reindex-stories [--all]``: rebuild the near-duplicate index after a fingerprint change."""
     from worker.cli.console import progress
-    from worker.stories import reindex as story_reindex
+    from worker.pipeline_stories import reindex
+    from worker.store.stories import count_stale
 
     with _connect(settings) as conn:
         _require_schema(conn)
-        todo = story_reindex.pending(conn, everything=args.all)
+        todo = count_stale(conn, everything=args.all)
         conn.commit()
         if not todo:
             print("nothing to re-index: every article has a current fingerprint (--all re-indexes them anyway)")
             return 0
         reindexed = assigned = 0
-        steps = story_reindex.run(conn, everything=args.all, batch=args.batch)
+        steps = reindex(conn, everything=args.all, batch=args.batch)
         for step in progress(steps, "re-indexing", enabled=not args.json, total=-(-todo // args.batch)):
             reindexed, assigned = step.reindexed, step.assigned
     if args.json:

@@ -15,6 +15,7 @@ from typing import Any
 from worker.ops.logs import redact
 from worker.ops.status import _first_line, beat_heartbeat, connect_quick, ping_workers, redis_client
 from worker.settings import Settings
+from worker.store import ops as ops_store
 
 
 @dataclass(slots=True)
@@ -30,12 +31,12 @@ def default_beat_max_age(settings: Settings) -> float:
 
 
 def _database(settings: Settings) -> list[Check]:
-    from worker.store.migrate import pending
+    from worker.migrations import pending
 
     where = redact(settings.database_url)
     try:
         with connect_quick(settings) as conn:
-            conn.execute("SELECT 1")
+            ops_store.ping(conn)
             missing = pending(conn)
     except Exception as exc:
         return [Check("database", False, f"cannot reach PostgreSQL at {where}: {_first_line(exc)}")]

@@ -166,26 +166,28 @@ class StateCollector:
         from prometheus_client.core import GaugeMetricFamily
 
         from worker.ops import status
+        from worker.store import ops as ops_store
 
         up = GaugeMetricFamily("wirefeed_dependency_up", "1 when the dependency answered this scrape",
                                labels=["dependency"])
         try:
             with status.connect_quick(self.settings) as conn:
-                feeds = status.feed_counts(conn)
-                last = conn.execute("SELECT extract(epoch FROM max(first_seen_at)) FROM articles").fetchone()
+                feeds = ops_store.feed_counts(conn)
+                last = ops_store.last_ingest_epoch(conn)
             up.add_metric(["postgresql"], 1)
             by_state = GaugeMetricFamily("wirefeed_feeds", "Feeds by state: healthy, backing_off "
                                          "(failing, retried with backoff), disabled", labels=["state"])
-            for state in ("healthy", "backing_off", "disabled"):
-                by_state.add_metric([state], feeds[state])
+            by_state.add_metric(["healthy"], feeds.healthy)
+            by_state.add_metric(["backing_off"], feeds.backing_off)
+            by_state.add_metric(["disabled"], feeds.disabled)
             yield by_state
             yield GaugeMetricFamily("wirefeed_feeds_due", "Enabled feeds whose next fetch time has passed",
-                                    value=feeds["due"])
+                                    value=feeds.due)
             yield GaugeMetricFamily("wirefeed_scheduler_lag_seconds", "How long the most overdue enabled feed "
-                                    "has been due (0 when none is due)", value=feeds["scheduler_lag_seconds"])
-            if last and last[0] is not None:
+                                    "has been due (0 when none is due)", value=feeds.scheduler_lag_seconds)
+            if last is not None:
                 yield GaugeMetricFamily("wirefeed_last_ingest_timestamp_seconds", "Unix time the newest "
-                                        "article was first seen", value=float(last[0]))
+                                        "article was first seen", value=last)
         except Exception as exc:  # a scrape reports what it cannot reach; it does not fail
             up.add_metric(["postgresql"], 0)
             log.warning("metrics_scrape_failed", dependency="postgresql", error=status._first_line(exc))

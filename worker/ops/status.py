@@ -1,7 +1,7 @@
 """``wirefeed status``: what the system is doing, from PostgreSQL, Redis and the workers.
 
-The queries here are the single source of the numbers operators see: ``wirefeed status``, ``wirefeed
-health`` and the scrape-time gauges of ``worker.ops.metrics`` all call them, so they never disagree.
+The numbers come from ``worker.store.ops``, which ``wirefeed health`` and the scrape-time gauges of
+``worker.ops.metrics`` read too, so the three never disagree.
 
 ``--json`` field names are stable (docs/operations.md lists them); new fields may be added.
 """
@@ -9,12 +9,14 @@ health`` and the scrape-time gauges of ``worker.ops.metrics`` all call them, so 
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
 from worker.settings import Settings
+from worker.store import ops as ops_store
 
 BEAT_HEARTBEAT_KEY = "wirefeed:beat:heartbeat"  # unix time of beat's last tick (see worker.ops.signals)
 QUEUES = ("fetch", "process")  # worker.app's FETCH_QUEUE, PROCESS_QUEUE (not imported: no Celery app needed)
@@ -43,69 +45,19 @@ def redis_client(settings: Settings) -> Any:  # a redis.Redis
 
 # --- PostgreSQL ----------------------------------------------------------------------------------
 
-def feed_counts(conn: psycopg.Connection) -> dict[str, Any]:
-    """Feeds by state, how many are due, and the scheduler lag (seconds the most overdue enabled feed waits).
-
-    healthy: enabled, last attempt succeeded; backing_off: enabled, failing (error_count > 0, retried
-    later with backoff); disabled: stopped, with a reason.
-    """
-    row = conn.execute(
-        """SELECT count(*),
-                  count(*) FILTER (WHERE disabled_at IS NULL AND error_count = 0),
-                  count(*) FILTER (WHERE disabled_at IS NULL AND error_count > 0),
-                  count(*) FILTER (WHERE disabled_at IS NOT NULL),
-                  count(*) FILTER (WHERE disabled_at IS NULL AND next_fetch_at <= now()),
-                  coalesce(extract(epoch FROM now() - min(next_fetch_at) FILTER (
-                      WHERE disabled_at IS NULL AND next_fetch_at <= now())), 0)
-           FROM feeds"""
-    ).fetchone()
-    assert row is not None
-    total, healthy, backing_off, disabled, due, lag = row
-    return {
-        "total": int(total), "enabled": int(healthy) + int(backing_off), "healthy": int(healthy),
-        "backing_off": int(backing_off), "disabled": int(disabled), "due": int(due),
-        "in_error": int(backing_off) + int(disabled), "scheduler_lag_seconds": round(float(lag), 1),
-    }
-
-
-def top_errors(conn: psycopg.Connection, limit: int = 5) -> list[dict[str, Any]]:
-    """The commonest reasons feeds are failing or disabled: kind, how many feeds, one example message."""
-    rows = conn.execute(
-        """SELECT coalesce(last_error_kind, CASE WHEN disabled_at IS NOT NULL THEN 'disabled' END, 'error'),
-                  count(*),
-                  (array_agg(coalesce(last_error, disabled_reason) ORDER BY last_error_at DESC NULLS LAST))[1]
-           FROM feeds WHERE error_count > 0 OR disabled_at IS NOT NULL
-           GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s""",
-        (limit,),
-    ).fetchall()
-    return [{"kind": k, "feeds": int(n), "example": ex} for k, n, ex in rows]
-
-
-def article_counts(conn: psycopg.Connection) -> dict[str, Any]:
-    row = conn.execute(
-        """SELECT (SELECT count(*) FROM articles),
-                  (SELECT count(*) FROM articles WHERE first_seen_at > now() - interval '1 hour'),
-                  (SELECT count(*) FROM articles WHERE first_seen_at > now() - interval '1 day'),
-                  (SELECT max(first_seen_at) FROM articles)"""
-    ).fetchone()
-    assert row is not None
-    return {"total": int(row[0]), "last_hour": int(row[1]), "last_day": int(row[2]),
-            "last_ingest_at": row[3].astimezone(UTC).isoformat() if row[3] else None}
-
-
 def _database(settings: Settings) -> dict[str, Any]:
-    from worker.store.migrate import pending
+    from worker.migrations import pending
 
     with connect_quick(settings) as conn:
         missing = pending(conn)
         doc: dict[str, Any] = {"pending_migrations": [f"{m.version:04d}_{m.name}" for m in missing]}
-        if missing:
-            has_feeds = conn.execute("SELECT to_regclass('feeds') IS NOT NULL").fetchone()
-            if not (has_feeds and has_feeds[0]):
-                return doc  # no schema at all: nothing to count
-        doc["feeds"] = feed_counts(conn)
-        doc["feeds"]["top_errors"] = top_errors(conn)
-        doc["articles"] = article_counts(conn)
+        if missing and not ops_store.has_feeds_table(conn):
+            return doc  # no schema at all: nothing to count
+        doc["feeds"] = asdict(ops_store.feed_counts(conn))
+        doc["feeds"]["top_errors"] = [asdict(e) for e in ops_store.top_errors(conn)]
+        articles = ops_store.article_counts(conn)
+        doc["articles"] = {**asdict(articles), "last_ingest_at": (
+            articles.last_ingest_at.astimezone(UTC).isoformat() if articles.last_ingest_at else None)}
     return doc
 
 

@@ -1,1 +1,2 @@
-"""All SQL lives in this package, one module per entity. Upper layers never build SQL themselves."""
+"""All SQL lives in this package, one module per entity or concern; every function runs in its caller's
+transaction and never commits. Upper layers never build SQL themselves."""

@@ -1,4 +1,6 @@
-"""Articles and sightings: the exact-duplicate levels and the batch write of one feed's items."""
+"""Articles and sightings: the exact-duplicate levels and the batch write of one feed's items.
+
+Every function runs inside the caller's transaction and never commits."""
 
 from __future__ import annotations
 
@@ -49,8 +51,8 @@ def _lookup(conn: psycopg.Connection, urls: list[str], hashes: list[str]) -> tup
     if not urls and not hashes:
         return by_url, by_hash
     # One index probe per value, whatever the planner's statistics say: "url = ANY(..) OR content_hash =
-    # ANY(..)" was planned as a sequential scan of articles when they were missing or stale (53 ms a batch
-    # at 79,000 articles, growing with the table), two joins on the unique indexes cannot be.
+    # ANY(..)" is planned as a sequential scan of articles when they are missing or stale, a cost that grows
+    # with the table; two joins on the unique indexes cannot be.
     rows = conn.execute(
         """SELECT a.id, a.url, a.content_hash FROM unnest(%s::text[]) AS u(v) JOIN articles a ON a.url = u.v
            UNION ALL
@@ -90,7 +92,7 @@ def _update_changed(conn: psycopg.Connection, article_id: int, a: Article) -> in
     """Apply a changed item's new title/text to its article. If the new text is already another
     article's (unique content hash or URL), the item now points at that one instead."""
     try:
-        with conn.transaction():
+        with conn.transaction():  # a savepoint in the caller's transaction: a unique violation undoes only this
             conn.execute(
                 """UPDATE articles SET title = %s, summary = %s, content_text = %s, content_html = %s,
                        author = %s, content_hash = %s, categories = %s, enclosures = %s,
@@ -117,6 +119,9 @@ def store_batch(
     batch) are not stored twice: their sighting points at the existing article. Every item gets a
     sighting. Concurrent writers of the same article meet at the unique indexes (ON CONFLICT).
     """
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        # outside a transaction, the savepoint of a changed item would be a transaction of its own and commit
+        raise RuntimeError("store_batch must run inside the caller's transaction")
     result = BatchResult()
     target: dict[str, int] = {}  # guid -> article id
     fresh: list[Article] = []

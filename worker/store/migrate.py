@@ -1,82 +1,55 @@
-"""Apply the numbered SQL migrations in ``worker/migrations`` exactly once each.
-
-Safe when several processes run it at once: every run takes one transaction-level advisory lock,
-so the others wait and then find nothing left to do.
-"""
+"""The statements behind ``wirefeed migrate`` and the schema checks: the advisory lock, the
+``schema_migrations`` ledger, and running one migration's SQL. Each runs in its caller's transaction;
+``worker.migrations`` decides what to apply and commits each migration on its own."""
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass
-from importlib import resources
 
 import psycopg
 
-from worker.errors import ConfigError
-
 MIGRATION_LOCK = 0x77697265  # "wire": a fixed advisory lock key for schema changes
-_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
 @dataclass(frozen=True, slots=True)
-class Migration:
+class AppliedMigration:
     version: int
     name: str
-    sql: str
-
-    @property
-    def checksum(self) -> str:
-        return hashlib.sha256(self.sql.encode()).hexdigest()
+    checksum: str  # SHA-256 of the file's text when it was applied
 
 
-def available() -> list[Migration]:
-    found = []
-    for entry in resources.files("worker.migrations").iterdir():
-        m = _NAME.match(entry.name)
-        if m:
-            found.append(Migration(int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
-    found.sort(key=lambda mig: mig.version)
-    versions = [mig.version for mig in found]
-    if len(versions) != len(set(versions)):
-        raise ConfigError(f"two migrations share a version number: {versions}")
-    return found
+def lock(conn: psycopg.Connection) -> None:
+    """Wait for any other process changing the schema; held until the caller's transaction ends."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
 
 
-def migrate(conn: psycopg.Connection) -> list[Migration]:
-    """Apply what is missing, each migration in its own transaction. Returns what was applied."""
-    applied: list[Migration] = []
-    conn.autocommit = False
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-        conn.execute(
-            """CREATE TABLE IF NOT EXISTS schema_migrations (
-                   version integer PRIMARY KEY,
-                   name text NOT NULL,
-                   checksum text NOT NULL,
-                   applied_at timestamptz NOT NULL DEFAULT now())"""
-        )
-    for mig in available():
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-            row = conn.execute(
-                "SELECT checksum FROM schema_migrations WHERE version = %s", (mig.version,)
-            ).fetchone()
-            if row is not None:
-                continue
-            conn.execute(mig.sql.encode())
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                (mig.version, mig.name, mig.checksum),
-            )
-            applied.append(mig)
-    return applied
+def create_ledger(conn: psycopg.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS schema_migrations (
+               version integer PRIMARY KEY,
+               name text NOT NULL,
+               checksum text NOT NULL,
+               applied_at timestamptz NOT NULL DEFAULT now())"""
+    )
 
 
-def pending(conn: psycopg.Connection) -> list[Migration]:
-    """Migrations not yet applied (an empty list when the schema is current)."""
+def applied(conn: psycopg.Connection) -> dict[int, AppliedMigration]:
+    """The migrations recorded as applied, by version (none when the ledger does not exist yet)."""
     exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
-    done: set[int] = set()
-    if exists and exists[0]:
-        done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-    return [m for m in available() if m.version not in done]
+    if not (exists and exists[0]):
+        return {}
+    rows = conn.execute("SELECT version, name, checksum FROM schema_migrations ORDER BY version").fetchall()
+    return {int(v): AppliedMigration(int(v), n, c) for v, n, c in rows}
+
+
+def applied_checksum(conn: psycopg.Connection, version: int) -> str | None:
+    row = conn.execute("SELECT checksum FROM schema_migrations WHERE version = %s", (version,)).fetchone()
+    return str(row[0]) if row is not None else None
+
+
+def apply(conn: psycopg.Connection, version: int, name: str, checksum: str, sql: str) -> None:
+    """Run one migration's SQL and record it in the ledger."""
+    conn.execute(sql.encode())  # bytes: sent as a simple query, so a file may hold several statements
+    conn.execute(
+        "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)", (version, name, checksum)
+    )

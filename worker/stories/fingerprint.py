@@ -3,7 +3,7 @@
 Exact level: :func:`content_hash` over :func:`text_key` (the unique index on ``articles.content_hash``
 relies on both staying exactly as they are).
 
-Near-duplicate level (issue 5):
+Near-duplicate level:
 
 * :func:`fingerprint` turns a title and a cleaned text into word shingles (hashed to uint64), a MinHash
   signature (numpy, multiply-shift hashing of xxhash'd shingles) and the *candidate keys* stored in
@@ -23,6 +23,7 @@ import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 import xxhash
@@ -62,6 +63,9 @@ def content_hash(text: str, title: str = "", url: str | None = None) -> str:
 
 
 # --- tunables (README: "Tuning the story thresholds") -------------------------------------------------------
+# The version of the keys: bump it when SHINGLE_WORDS, NUM_PERM, BANDS, ROWS, LEAD_WORDS, LEAD_KEYS or the hashing
+# change, then run `wirefeed reindex-stories` (the index rows of an older scheme no longer match new keys).
+SCHEME = 1
 SHINGLE_WORDS = 3  # words per shingle
 NUM_PERM = 128  # MinHash permutations (signature length)
 BANDS = 32  # LSH bands of NUM_PERM // BANDS rows: candidate threshold ≈ (1/BANDS)**(1/ROWS) ≈ 0.42
@@ -437,7 +441,7 @@ def title_similarity(title_a: str, title_b: str) -> float:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     same: bool
-    method: str  # "near_duplicate" | "containment" | "distinct"
+    method: Literal["near_duplicate", "containment", "distinct"]
     score: float  # the score the decision rests on: Jaccard, or containment
     jaccard: float
     containment: float
@@ -453,6 +457,7 @@ def compare(
     fp_b = fp_b or fingerprint(title_b, text_b)
     jac, con = overlap(fp_a.shingles, fp_b.shingles)
     scores = f"jaccard {jac:.3f}, containment {con:.3f}"
+    method: Literal["near_duplicate", "containment"]
     if min(fp_a.word_count, fp_b.word_count) < MIN_WORDS_NEAR:
         return Verdict(False, "distinct", jac, jac, con, f"too short for near-duplicate matching ({scores})")
     if jac >= JACCARD_LINK:

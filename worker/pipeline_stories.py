@@ -1,0 +1,134 @@
+"""The story step of the pipeline: claim the batch's keys, look them up, decide, write.
+
+The decision is ``worker.stories.decide`` (pure); every statement is ``worker.store.stories``. This module
+only orders them, inside the caller's batch transaction, and keeps the concurrency rules:
+
+* every candidate key of the batch (new and changed articles alike) is claimed before anything is looked up,
+  in one sorted sweep, so two batches never wait on each other in a cycle; a second batch holding a copy of
+  the same story shares a key with the first, waits for it to commit, and then finds its rows;
+* the claims are deleted again before the caller commits, so no claim is ever left behind;
+* the index is read once per batch (and the candidates' texts once): statements whose results are not needed
+  right away go out in the caller's pipeline mode without a round trip each.
+
+``wirefeed reindex-stories`` (:func:`reindex`) runs the same step over stored articles, one transaction per
+batch of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg
+
+from worker.models import Article
+from worker.store import stories as story_store
+from worker.stories import decide
+from worker.stories.decide import Candidate, StoryLink
+from worker.stories.fingerprint import Fingerprint
+
+
+def assign_stories(
+    conn: psycopg.Connection, new: list[tuple[int, Article]], *, changed: list[tuple[int, Article]] | None = None
+) -> dict[int, StoryLink]:
+    """Set ``articles.story_id`` for every id in ``new`` (inside the caller's transaction) and say why.
+
+    ``changed``: updated articles of the same batch, whose index rows are refreshed (see
+    :func:`refresh_stories`) under the same claims; pass them here rather than calling ``refresh_stories``
+    separately, so a batch claims its keys in one sorted sweep and two batches cannot deadlock."""
+    if not new and not changed:
+        return {}
+    items = sorted(new, key=lambda x: x[0])
+    upd = sorted(changed or [], key=lambda x: x[0])
+    fps = decide.fingerprints([*items, *upd])
+    claimed = story_store.claim_keys(conn, (k for fp in fps.values() for k in fp.keys))
+    out = _assign(conn, items, fps)
+    for aid, link in _refresh(conn, upd, fps).items():
+        if link is not None:
+            out[aid] = link
+    story_store.release_keys(conn, claimed)
+    return out
+
+
+def refresh_stories(conn: psycopg.Connection, changed: list[tuple[int, Article]]) -> dict[int, StoryLink | None]:
+    """Updated articles: replace each one's fingerprint and keys in the index (its story is kept, None in the
+    result). An article with no fingerprint yet (stored before story detection) gets a story decision now."""
+    if not changed:
+        return {}
+    items = sorted(changed, key=lambda x: x[0])
+    fps = decide.fingerprints(items)
+    claimed = story_store.claim_keys(conn, (k for fp in fps.values() for k in fp.keys))
+    out = _refresh(conn, items, fps)
+    story_store.release_keys(conn, claimed)
+    return out
+
+
+def find_candidates(conn: psycopg.Connection, article_id: int, fp: Fingerprint
+                    ) -> tuple[list[Candidate], Candidate | None]:
+    """One article's lookup (batches go through :func:`assign_stories`): the stored articles sharing a key
+    with ``fp`` that pass the prefilter, best estimate first, and the closest one that did not."""
+    found = story_store.indexed_under(conn, fp.keys, [article_id], per_key=decide.CANDIDATES_PER_KEY)
+    return decide.stored_candidates(fp, decide.by_key(found))
+
+
+def _assign(conn: psycopg.Connection, items: list[tuple[int, Article]],
+            fps: dict[int, Fingerprint]) -> dict[int, StoryLink]:
+    """Story decisions for ``items`` (id order), with their keys already claimed."""
+    if not items:
+        return {}
+    found = story_store.indexed_under(conn, (k for aid, _ in items for k in fps[aid].keys),
+                                      (aid for aid, _ in items), per_key=decide.CANDIDATES_PER_KEY)
+    pending = decide.shortlist(items, fps, found)
+    links = decide.decide_batch(pending, story_store.texts(conn, decide.texts_to_verify(pending)))
+    story_store.write_links(conn, list(links.values()))
+    story_store.index(conn, [(p.article_id, p.fp) for p in pending])
+    return links
+
+
+def _refresh(conn: psycopg.Connection, items: list[tuple[int, Article]],
+             fps: dict[int, Fingerprint]) -> dict[int, StoryLink | None]:
+    if not items:
+        return {}
+    old = story_store.index_keys(conn, [aid for aid, _ in items])
+    out: dict[int, StoryLink | None] = {}
+    out.update(_assign(conn, [(aid, art) for aid, art in items if aid not in old], fps))
+    reindexed = [(aid, fps[aid]) for aid, _ in items if aid in old]
+    for aid, _ in reindexed:
+        story_store.drop_index_rows(conn, aid, old[aid])
+        out[aid] = None
+    story_store.index(conn, reindexed)
+    return out
+
+
+@dataclass(slots=True)
+class ReindexProgress:
+    last_id: int
+    reindexed: int  # fingerprints replaced
+    assigned: int  # articles that had none and got a story decision
+
+
+def _as_article(row: story_store.StaleArticle) -> Article:
+    """The fields story assignment reads (title, text, summary); the others are not used by it."""
+    return Article(guid=str(row.article_id), link=None, url=row.url, title=row.title, summary=row.summary,
+                   content_html=None, content_text=row.content_text, author=None, publisher=None,
+                   syndicator=None, language=None, published_at=datetime.now(UTC), published_raw=None)
+
+
+def reindex(conn: psycopg.Connection, *, everything: bool = False, batch: int = 500) -> Iterator[ReindexProgress]:
+    """Re-fingerprint the articles indexed under an older scheme, or with no fingerprint (every article with
+    ``everything``), in id order, one transaction per ``batch``; yields the running totals after each commit.
+
+    After the fingerprint parameters change, every article's candidate keys change: without this, new
+    articles would no longer find the older ones. An article keeps its story."""
+    last, reindexed, assigned = 0, 0, 0
+    while True:
+        with conn.transaction():
+            rows = story_store.stale_after(conn, last, batch, everything=everything)
+            if not rows:
+                return
+            links = refresh_stories(conn, [(r.article_id, _as_article(r)) for r in rows])
+        last = rows[-1].article_id
+        assigned += sum(1 for link in links.values() if link is not None)
+        reindexed += sum(1 for link in links.values() if link is None)
+        yield ReindexProgress(last, reindexed, assigned)
