@@ -102,14 +102,14 @@ def test_next_fetch_at_adapts_from_dates() -> None:
     ],
 )
 def test_backoff(errors: int, rand: float, retry_after: float | None, expected: float) -> None:
-    assert backoff(errors, rand=lambda: rand, retry_after=retry_after) == expected
+    assert backoff(errors, base=120.0, cap=86400.0, rand=rand, retry_after=retry_after) == expected
 
 
 def test_backoff_jitter_spreads_retries() -> None:
     import random
 
     rng = random.Random(7)
-    delays = {round(backoff(4, rand=rng.random)) for _ in range(50)}
+    delays = {round(backoff(4, base=120.0, cap=86400.0, rand=rng.random())) for _ in range(50)}
     assert len(delays) > 40 and min(delays) >= 480 and max(delays) <= 960
 
 

@@ -6,6 +6,7 @@ The pipeline calls these around ``fetch_feed_body``; the decisions themselves ar
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -50,8 +51,8 @@ def fetch_failed(
             threshold=settings.disable_after_errors, now=now, last_success_at=feed.get("last_success_at"),
             failing_since=feed.get("created_at"),  # never succeeded: failing since it was added
         )
-        delay = schedule.backoff(int(feed.get("error_count") or 0) + 1, cap=float(settings.max_interval),
-                                 retry_after=err.retry_after)
+        delay = schedule.backoff(int(feed.get("error_count") or 0) + 1, base=settings.backoff_base,
+                                 cap=float(settings.max_interval), rand=random.random(), retry_after=err.retry_after)
         feed_store.record_failure(conn, feed_id, kind=err.kind, message=err.reason,
                                   next_fetch_at=now + timedelta(seconds=delay), disable_reason=reason)
     return reason

@@ -7,6 +7,7 @@ or not at all, so a failure never leaves half an article.
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -72,7 +73,8 @@ def record_error(conn: psycopg.Connection, settings: Settings, feed_id: int, err
     with conn.transaction():
         feed = feed_store.get_feed(conn, feed_id, lock=True)
         failures = (feed["error_count"] if feed else 0) + 1
-        delay = backoff(failures, base=settings.min_interval, cap=settings.max_interval, retry_after=retry_after)
+        delay = backoff(failures, base=settings.min_interval, cap=settings.max_interval, rand=random.random(),
+                        retry_after=retry_after)
         feed_store.record_failure(
             conn, feed_id, kind=err.kind, message=err.reason,
             next_fetch_at=datetime.now(UTC) + timedelta(seconds=delay), disable_reason=disable_reason,

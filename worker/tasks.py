@@ -24,15 +24,15 @@ import psycopg
 from celery import Task, signals
 from celery.exceptions import Retry
 
-from worker import fetch_state, pipeline, retry
-from worker.app import PROCESS_QUEUE, app
+from worker import fetch_state, pipeline, queues, retry
+from worker.app import app
 from worker.errors import FetchError, InputError
 from worker.feed_state import schedule
 from worker.fetch.politeness import HostBusy, HostPoliteness
 from worker.ops import signals as _signals  # noqa: F401  (connects logging, metrics and heartbeat handlers)
 from worker.ops import telemetry
 from worker.ops.logs import get_logger
-from worker.settings import Settings, get_settings
+from worker.settings import Settings
 from worker.store import attempts as attempt_store
 from worker.store import feeds as feed_store
 from worker.store import fetches as fetch_store
@@ -63,8 +63,6 @@ def unpack_body(data: str, limit: int) -> bytes:
     return out
 
 
-HOST_BUSY_RETRY_MAX = 60.0  # seconds; a longer wait goes back to the schedule in PostgreSQL
-HOST_BUSY_RETRIES = 8  # then back to the schedule too, so the feed's claim never outlives its task
 
 
 @signals.worker_process_init.connect
@@ -76,17 +74,17 @@ def _after_fork(**_: Any) -> None:
 @functools.lru_cache(maxsize=4)
 def _politeness(redis_url: str) -> HostPoliteness:
     """One per process (created after fork, on first use): per-host limits shared by every worker."""
-    return HostPoliteness.from_settings(get_settings())
+    return HostPoliteness.from_settings(app.settings)
 
 
 def _policy(settings: Settings) -> retry.Policy:
-    return retry.Policy(max_internal=settings.poison_attempts)
+    return retry.Policy.from_settings(settings)
 
 
 def _quietly(settings: Settings, what: str, fn: Callable[[psycopg.Connection], Any]) -> None:
     """Bookkeeping that must not turn one failure into another (the database may be the thing down)."""
     try:
-        with pooled(settings.database_url) as conn:
+        with pooled(settings) as conn:
             fn(conn)
     except Exception as exc:
         log.warning("task_bookkeeping_failed", what=what, error=retry.describe(exc, 200))
@@ -97,12 +95,13 @@ def record_poison(settings: Settings, task: str, feed_id: int, message: str, *, 
     the next fetch after a backoff that grows with the feed's run of errors, the attempts cleared.
     Disables the feed once the run reaches ``WIREFEED_DISABLE_AFTER_ERRORS``. Returns False if no feed."""
     now = datetime.now(UTC)
-    with pooled(settings.database_url) as conn, conn.transaction():
+    with pooled(settings) as conn, conn.transaction():
         feed = feed_store.get_feed(conn, feed_id, lock=True)
         if feed is None:
             return False
         errors = int(feed["error_count"] or 0) + 1
-        delay = schedule.backoff(errors, cap=float(settings.max_interval))
+        delay = schedule.backoff(errors, base=settings.backoff_base, cap=float(settings.max_interval),
+                                 rand=random.random())
         disable = (f"internal error {errors} times in a row, last: {message}"[:2000]
                    if errors >= settings.disable_after_errors else None)
         feed_store.record_failure(conn, feed_id, kind="internal", message=message,
@@ -124,11 +123,11 @@ def _poison_report(feed_id: int, message: str) -> dict[str, Any]:
 def _guarded(task: Task, name: str, feed_id: int, run: Callable[[], dict[str, Any]], *,
              fetch_id: int | None = None) -> dict[str, Any]:
     """Run one feed task under the retry policy (see the module docstring)."""
-    settings = get_settings()
+    settings = app.settings
     policy = _policy(settings)
     started = 0
     try:
-        with pooled(settings.database_url) as conn:
+        with pooled(settings) as conn:
             started = attempt_store.begin(conn, name, feed_id)
         if started > policy.max_internal:
             message = (f"the {name} task started {started - 1} times and never finished (worker killed, "
@@ -160,7 +159,7 @@ def _guarded(task: Task, name: str, feed_id: int, run: Callable[[], dict[str, An
             record_poison(settings, name, feed_id, message, fetch_id=fetch_id)
             return _poison_report(feed_id, message)
         if decision.action == "record" and isinstance(exc, InputError | FetchError):
-            with pooled(settings.database_url) as conn:
+            with pooled(settings) as conn:
                 pipeline.record_error(conn, settings, feed_id, exc)
                 attempt_store.clear(conn, name, feed_id)
             return {"input": str(feed_id), "feed_id": feed_id, "status": "error", "error_kind": exc.kind,
@@ -175,8 +174,8 @@ def _guarded(task: Task, name: str, feed_id: int, run: Callable[[], dict[str, An
 @app.task(name="wirefeed.schedule_due_feeds", ignore_result=True, **_RETRY_KW)
 def schedule_due_feeds() -> int:
     """Beat's tick: claim due feeds in PostgreSQL (SKIP LOCKED) and enqueue one fetch each."""
-    settings = get_settings()
-    with pooled(settings.database_url) as conn:
+    settings = app.settings
+    with pooled(settings) as conn:
         ids = feed_store.claim_due(conn, limit=settings.schedule_batch, claim_seconds=settings.claim_timeout)
     for feed_id in ids:
         fetch_feed.delay(feed_id)
@@ -186,9 +185,9 @@ def schedule_due_feeds() -> int:
 @app.task(name="wirefeed.prune_fetch_history", ignore_result=True, **_RETRY_KW)
 def prune_fetch_history() -> int:
     """Daily: drop fetch history older than WIREFEED_FETCH_HISTORY_DAYS (each feed keeps its newest 20)."""
-    settings = get_settings()
+    settings = app.settings
     days = settings.fetch_history_days
-    with pooled(settings.database_url) as conn:
+    with pooled(settings) as conn:
         return fetch_store.prune_fetches(conn, older_than=datetime.now(UTC) - timedelta(days=days))
 
 
@@ -198,9 +197,9 @@ def prune_story_index(max_rounds: int = 100) -> int:
     transaction, at most ``max_rounds`` transactions per run. Returns the rows removed."""
     from worker.stories.assign import prune_bands
 
-    settings = get_settings()
+    settings = app.settings
     removed = 0
-    with pooled(settings.database_url) as conn:
+    with pooled(settings) as conn:
         for _ in range(max_rounds):
             with conn.transaction():
                 n = prune_bands(conn)
@@ -216,19 +215,19 @@ def prune_story_index(max_rounds: int = 100) -> int:
 @app.task(bind=True, name="wirefeed.fetch_feed", max_retries=None)
 def fetch_feed(self: Task, feed_id: int) -> dict[str, Any]:
     """Fetch one feed; a changed body goes on to the process queue."""
-    settings = get_settings()
+    settings = app.settings
 
     def run() -> dict[str, Any]:
         try:
-            with pooled(settings.database_url) as conn:
+            with pooled(settings) as conn:
                 step = pipeline.fetch_step(conn, settings, feed_id, politeness=_politeness(settings.redis_url))
         except HostBusy as busy:
             # The host is at its in-flight limit, inside its minimum gap, or asked for a Retry-After pause:
             # come back later instead of sleeping in a worker; long waits go back to the schedule.
-            wait = busy.retry_after or HOST_BUSY_RETRY_MAX
-            if wait <= HOST_BUSY_RETRY_MAX and self.request.retries < HOST_BUSY_RETRIES:
+            wait = busy.retry_after or settings.host_busy_wait_max
+            if wait <= settings.host_busy_wait_max and self.request.retries < settings.host_busy_waits:
                 raise self.retry(countdown=wait, max_retries=None) from None
-            with pooled(settings.database_url) as conn:
+            with pooled(settings) as conn:
                 fetch_state.postpone(conn, feed_id, wait)
             return {"input": str(feed_id), "feed_id": feed_id, "status": "postponed", "error": busy.reason}
         telemetry.fetch_done(step.report, modified=step.body is not None)
@@ -238,7 +237,7 @@ def fetch_feed(self: Task, feed_id: int) -> dict[str, Any]:
                 kwargs={"url": step.url, "content_type": step.content_type, "etag": step.etag,
                         "last_modified": step.last_modified, "fetch_id": step.fetch_id,
                         "cache_max_age": step.cache_max_age},
-                queue=PROCESS_QUEUE,
+                queue=queues.PROCESS,
             )
         return step.report.as_json()
 
@@ -250,11 +249,11 @@ def process_feed(self: Task, feed_id: int, body: str, *, url: str, content_type:
                  etag: str | None = None, last_modified: str | None = None, fetch_id: int | None = None,
                  cache_max_age: int | None = None) -> dict[str, Any]:
     """Parse, normalise, dedupe and store one fetched body."""
-    settings = get_settings()
+    settings = app.settings
 
     def run() -> dict[str, Any]:
         raw = unpack_body(body, settings.max_feed_bytes)
-        with pooled(settings.database_url) as conn:
+        with pooled(settings) as conn:
             report = pipeline.process_body(conn, settings, feed_id, raw, url=url, content_type=content_type,
                                            etag=etag, last_modified=last_modified, fetch_id=fetch_id,
                                            cache_max_age=cache_max_age)

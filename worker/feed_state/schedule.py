@@ -111,19 +111,24 @@ def next_fetch_at(
 
 
 def backoff(
-    error_count: int,
+    failures: int,
     *,
-    base: float = 120.0,
-    cap: float = 86400.0,
+    base: float,
+    cap: float,
+    rand: float,
     retry_after: float | None = None,
-    rand: Callable[[], float] = random.random,
 ) -> float:
-    """Seconds to wait after the ``error_count``-th consecutive failure (1 = first)."""
-    step = min(cap, base * 2 ** max(0, min(error_count, 64) - 1))
-    delay = step / 2 + rand() * step / 2
+    """Seconds to wait after the ``failures``-th failure in a row (1 = the first): the step doubles from
+    ``base`` up to ``cap``, and the wait is its upper half jittered ("equal jitter": ``rand`` in [0, 1),
+    drawn by the caller so this stays pure). A server's Retry-After wins when longer, up to a week.
+
+    The one backoff: a feed's next fetch after a failure, and a task's next attempt (worker.retry).
+    """
+    step = min(cap, base * 2 ** max(0, min(failures, 64) - 1))
+    delay = step / 2 + rand * step / 2
     if retry_after is not None:
         delay = max(delay, min(retry_after, RETRY_AFTER_CAP))
-    return delay
+    return round(delay, 3)
 
 
 def disable_reason(

@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 from celery import signals
 
+from worker import queues
 from worker.ops import metrics
 from worker.ops.logs import configure, get_logger
 from worker.settings import get_settings
@@ -36,10 +37,8 @@ def _configure_logs() -> None:
 
 def consumes_process_queue(worker: Any) -> bool:
     """Whether a worker (the ``worker_init`` sender) takes messages from the process queue."""
-    from worker.app import PROCESS_QUEUE
-
     try:
-        return PROCESS_QUEUE in worker.app.amqp.queues.consume_from
+        return queues.PROCESS in worker.app.amqp.queues.consume_from
     except AttributeError:
         return True  # not a worker we can inspect: warming is harmless
 
