@@ -9,12 +9,13 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import psycopg
 
 from worker.errors import FetchError, PermanentFetchError
 from worker.feed_state import schedule
+from worker.feed_state.model import Feed
 from worker.models import ParsedFeed
 from worker.settings import Settings
 from worker.store import feeds as feed_store
@@ -24,13 +25,8 @@ if TYPE_CHECKING:
     from worker.fetch.http import FetchOutcome
 
 
-def _status_of(err: FetchError) -> int | None:
-    kind = err.kind
-    return int(kind[5:]) if kind.startswith("http_") and kind[5:].isdigit() else None
-
-
 def fetch_failed(
-    conn: psycopg.Connection, settings: Settings, feed: dict[str, Any], err: FetchError, elapsed: float,
+    conn: psycopg.Connection, settings: Settings, feed: Feed, err: FetchError, elapsed: float,
     now: datetime | None = None,
 ) -> str | None:
     """Record a failed fetch: history, error count, backoff; disable on 410 or a long hard run.
@@ -38,20 +34,20 @@ def fetch_failed(
     Returns the disable reason when the feed was disabled.
     """
     now = now or datetime.now(UTC)
-    feed_id = int(feed["id"])
+    feed_id = feed.id
     hard = isinstance(err, PermanentFetchError)
     with conn.transaction():
         fetch_store.record_fetch(conn, fetch_store.FetchRecord(
-            feed_id=feed_id, url=feed["url"], outcome="error", status=_status_of(err),
+            feed_id=feed_id, url=feed.url, outcome="error", status=err.status,
             duration_ms=round(elapsed * 1000), error_kind=err.kind, error_message=err.reason,
         ))
         run = fetch_store.count_hard_failure(conn, feed_id, hard=hard)
         reason = schedule.disable_reason(
             kind=err.kind, permanent=hard, message=err.reason, hard_error_count=run,
-            threshold=settings.disable_after_errors, now=now, last_success_at=feed.get("last_success_at"),
-            failing_since=feed.get("created_at"),  # never succeeded: failing since it was added
+            threshold=settings.disable_after_errors, now=now, last_success_at=feed.last_success_at,
+            failing_since=feed.created_at,  # never succeeded: failing since it was added
         )
-        delay = schedule.backoff(int(feed.get("error_count") or 0) + 1, base=settings.backoff_base,
+        delay = schedule.backoff(feed.error_count + 1, base=settings.backoff_base,
                                  cap=float(settings.max_interval), rand=random.random(), retry_after=err.retry_after)
         feed_store.record_failure(conn, feed_id, kind=err.kind, message=err.reason,
                                   next_fetch_at=now + timedelta(seconds=delay), disable_reason=reason)
@@ -59,13 +55,13 @@ def fetch_failed(
 
 
 def fetch_succeeded(
-    conn: psycopg.Connection, settings: Settings, feed: dict[str, Any], out: FetchOutcome,
+    conn: psycopg.Connection, settings: Settings, feed: Feed, out: FetchOutcome,
     now: datetime | None = None,
 ) -> int:
     """Record a fetch that got an answer (modified or not): history row, move on 301/308, and for a
     not-modified answer the next schedule. Returns the history row id (completed after processing)."""
     now = now or datetime.now(UTC)
-    feed_id = int(feed["id"])
+    feed_id = feed.id
     with conn.transaction():
         if out.permanent_redirect_to:
             other = fetch_store.move_feed(conn, feed_id, out.permanent_redirect_to)
@@ -74,13 +70,13 @@ def fetch_succeeded(
                     conn, feed_id,
                     f"moved permanently to {out.permanent_redirect_to}, already subscribed as feed {other}")
         fetch_id = fetch_store.record_fetch(conn, fetch_store.FetchRecord(
-            feed_id=feed_id, url=feed["url"], final_url=out.final_url, outcome=out.outcome, status=out.status,
+            feed_id=feed_id, url=feed.url, final_url=out.final_url, outcome=out.outcome, status=out.status,
             not_modified_by=out.not_modified_by, bytes=out.bytes_read, duration_ms=round(out.elapsed * 1000),
         ))
         fetch_store.reset_hard_failures(conn, feed_id)
         if out.outcome == "not_modified":
             sched = schedule.next_fetch_at(
-                now, poll_interval=int(feed["poll_interval"]), had_new_entries=False,
+                now, poll_interval=feed.poll_interval, had_new_entries=False,
                 hints=schedule.Hints(cache_max_age=out.cache_max_age, retry_after=out.retry_after),
                 min_interval=settings.min_interval, max_interval=settings.max_interval,
             )
@@ -97,13 +93,13 @@ def _dates(parsed: ParsedFeed) -> Iterable[datetime]:
 
 
 def schedule_after_parse(
-    settings: Settings, feed: dict[str, Any] | None, parsed: ParsedFeed, new_entries: int, now: datetime,
+    settings: Settings, feed: Feed | None, parsed: ParsedFeed, new_entries: int, now: datetime,
     cache_max_age: int | None = None,
 ) -> schedule.Schedule:
     """Next fetch after a body was processed: adapted to the feed's publishing rhythm and its hints."""
     return schedule.next_fetch_at(
         now,
-        poll_interval=int((feed or {}).get("poll_interval") or settings.default_interval),
+        poll_interval=feed.poll_interval if feed else settings.default_interval,
         published=list(_dates(parsed)),
         had_new_entries=new_entries > 0,
         hints=schedule.Hints(ttl_minutes=parsed.meta.ttl_minutes,

@@ -72,7 +72,7 @@ def record_error(conn: psycopg.Connection, settings: Settings, feed_id: int, err
     """Keep a failure on the feed (own transaction), with a retry time; never raises for a missing feed."""
     with conn.transaction():
         feed = feed_store.get_feed(conn, feed_id, lock=True)
-        failures = (feed["error_count"] if feed else 0) + 1
+        failures = (feed.error_count if feed else 0) + 1
         delay = backoff(failures, base=settings.min_interval, cap=settings.max_interval, rand=random.random(),
                         retry_after=retry_after)
         feed_store.record_failure(
@@ -112,10 +112,10 @@ def process_body(
         conn.commit()
         if feed is None:
             raise InputError(f"feed {feed_id} does not exist")
-        if not force and feed["body_hash"] == bhash and feed["last_success_at"] is not None:
+        if not force and feed.body_hash == bhash and feed.last_success_at is not None:
             with conn.transaction():
                 sched = next_fetch_at(
-                    now, poll_interval=int(feed["poll_interval"]), had_new_entries=False,
+                    now, poll_interval=feed.poll_interval, had_new_entries=False,
                     hints=Hints(cache_max_age=cache_max_age),
                     min_interval=settings.min_interval, max_interval=settings.max_interval,
                 )
@@ -150,10 +150,10 @@ def process_body(
                 report.duplicates += 1  # the same item re-fetched
             else:
                 changed.append(raw)
-        default_tz = (feed or {}).get("default_tz") or settings.default_timezone
+        default_tz = (feed.default_tz if feed else None) or settings.default_timezone
         articles, skipped = normalize_entries(
             changed, parsed.meta, now, default_tz=default_tz, future_skew_seconds=settings.future_skew_seconds)
-        known_boilerplate = frozenset((feed or {}).get("boilerplate_keys") or ())
+        known_boilerplate = frozenset(feed.boilerplate_keys if feed else ())
         learned = apply_learned_boilerplate(articles, known_boilerplate)
         if learned != known_boilerplate:
             feed_store.set_boilerplate_keys(conn, feed_id, learned)
@@ -251,8 +251,8 @@ def fetch_step(conn: psycopg.Connection, settings: Settings, feed_id: int, *, po
     if feed is None:
         return FetchStep(IngestReport(input=str(feed_id), status="error", error=f"feed {feed_id} does not exist",
                                       error_kind="not_found"))
-    report = IngestReport(input=feed["url"], feed_id=feed_id)
-    url = feed["url"]
+    report = IngestReport(input=feed.url, feed_id=feed_id)
+    url = feed.url
     if url.startswith("file://"):
         path = Path(url[len("file://"):])
         try:
@@ -266,8 +266,8 @@ def fetch_step(conn: psycopg.Connection, settings: Settings, feed_id: int, *, po
     started = time.perf_counter()
     try:
         out = fetch_feed_body(
-            url, etag=feed["etag"], last_modified=feed["last_modified"],
-            previous_body_hash=feed["body_hash"], settings=settings, politeness=politeness,
+            url, etag=feed.etag, last_modified=feed.last_modified,
+            previous_body_hash=feed.body_hash, settings=settings, politeness=politeness,
         )
     except HostBusy:
         raise

@@ -99,7 +99,7 @@ def record_poison(settings: Settings, task: str, feed_id: int, message: str, *, 
         feed = feed_store.get_feed(conn, feed_id, lock=True)
         if feed is None:
             return False
-        errors = int(feed["error_count"] or 0) + 1
+        errors = feed.error_count + 1
         delay = schedule.backoff(errors, base=settings.backoff_base, cap=float(settings.max_interval),
                                  rand=random.random())
         disable = (f"internal error {errors} times in a row, last: {message}"[:2000]
@@ -110,7 +110,7 @@ def record_poison(settings: Settings, task: str, feed_id: int, message: str, *, 
             fetch_store.set_entries(conn, fetch_id, seen=0, new=0, error_kind="internal", error_message=message)
         else:
             fetch_store.record_fetch(conn, fetch_store.FetchRecord(
-                feed_id=feed_id, url=feed["url"], outcome="error", error_kind="internal", error_message=message))
+                feed_id=feed_id, url=feed.url, outcome="error", error_kind="internal", error_message=message))
         attempt_store.clear(conn, task, feed_id)
     return True
 

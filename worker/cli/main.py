@@ -210,7 +210,7 @@ def cmd_feeds_list(args: argparse.Namespace, settings: Settings) -> int:
     cols = ["id", "url", "title", "last_fetched_at", "next_fetch_at", "error_count", "last_error",
             "disabled_at", "disabled_reason"]
     if args.json:
-        _print_json([{c: r[c] for c in cols} for r in rows])
+        _print_json([{c: getattr(r, c) for c in cols} for r in rows])
         return 0
     from worker.cli.console import feeds_table
 

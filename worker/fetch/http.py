@@ -127,21 +127,28 @@ def classify_status(status: int, url: str, headers: dict[str, str]) -> None:
     kind = f"http_{status}"
     retry_after = parse_retry_after(headers.get("retry-after"))
     if status == 410:
-        raise PermanentFetchError(f"{head}: the publisher removed this feed; find its new URL", kind=kind)
+        raise PermanentFetchError(f"{head}: the publisher removed this feed; find its new URL", kind=kind,
+                                  status=status)
     if status in (401, 407):
-        raise PermanentFetchError(f"{head}: the feed needs credentials, which wirefeed does not send", kind=kind)
+        raise PermanentFetchError(f"{head}: the feed needs credentials, which wirefeed does not send", kind=kind,
+                                  status=status)
     if status == 403:
-        raise PermanentFetchError(f"{head}: the server refuses wirefeed (blocked agent or IP?)", kind=kind)
+        raise PermanentFetchError(f"{head}: the server refuses wirefeed (blocked agent or IP?)", kind=kind,
+                                  status=status)
     if status in (429, 503):
         wait = f"retrying after {retry_after:.0f} s as asked" if retry_after is not None else "backing off"
-        raise TransientFetchError(f"{head}: rate limited or overloaded, {wait}", kind=kind, retry_after=retry_after)
+        raise TransientFetchError(f"{head}: rate limited or overloaded, {wait}", kind=kind, status=status,
+                                  retry_after=retry_after)
     if status == 404:
-        raise TransientFetchError(f"{head}: the feed URL may have moved; check it, retrying with backoff", kind=kind)
+        raise TransientFetchError(f"{head}: the feed URL may have moved; check it, retrying with backoff", kind=kind,
+                                  status=status)
     if status == 408 or status >= 500:
-        raise TransientFetchError(f"{head}: server-side error, retrying with backoff", kind=kind)
+        raise TransientFetchError(f"{head}: server-side error, retrying with backoff", kind=kind, status=status)
     if 300 <= status < 400:
-        raise TransientFetchError(f"{head}: redirect without a usable Location header", kind="bad_redirect")
-    raise PermanentFetchError(f"{head}: the server rejects the request; check the feed URL", kind=kind)
+        raise TransientFetchError(f"{head}: redirect without a usable Location header", kind="bad_redirect",
+                                  status=status)
+    raise PermanentFetchError(f"{head}: the server rejects the request; check the feed URL", kind=kind,
+                              status=status)
 
 
 def classify_transport_error(exc: Exception, url: str, settings: Settings, deadline_hit: bool) -> FetchError:

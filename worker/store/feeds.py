@@ -7,13 +7,15 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import kwargs_row
 
-FEED_COLUMNS = (
-    "id, url, title, site_url, language, default_tz, etag, last_modified, body_hash, last_fetched_at, "
-    "last_success_at, last_new_entry_at, next_fetch_at, poll_interval, claimed_until, error_count, "
-    "last_error, last_error_kind, last_error_at, disabled_at, disabled_reason, created_at, boilerplate_keys"
-)
+from worker.feed_state.model import FEED_FIELDS, Feed
+
+FEED_COLUMNS = ", ".join(FEED_FIELDS)
+
+
+def _feed(**row: Any) -> Feed:
+    return Feed(**{**row, "boilerplate_keys": tuple(row["boilerplate_keys"] or ())})
 
 
 @dataclass(slots=True)
@@ -52,15 +54,16 @@ def find_feed_id(conn: psycopg.Connection, url: str) -> int | None:
     return int(row[0]) if row else None
 
 
-def get_feed(conn: psycopg.Connection, feed_id: int, *, lock: bool = False) -> dict[str, Any] | None:
+def get_feed(conn: psycopg.Connection, feed_id: int, *, lock: bool = False) -> Feed | None:
+    """The feed's row; ``lock`` holds it (FOR UPDATE) until the caller's transaction ends."""
     # FEED_COLUMNS is a constant of this module; values always travel as parameters.
     sql = f"SELECT {FEED_COLUMNS} FROM feeds WHERE id = %s" + (" FOR UPDATE" if lock else "")  # noqa: S608
-    with conn.cursor(row_factory=dict_row) as cur:
+    with conn.cursor(row_factory=kwargs_row(_feed)) as cur:
         return cur.execute(sql, (feed_id,)).fetchone()
 
 
-def list_feeds(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
+def list_feeds(conn: psycopg.Connection) -> list[Feed]:
+    with conn.cursor(row_factory=kwargs_row(_feed)) as cur:
         return cur.execute(f"SELECT {FEED_COLUMNS} FROM feeds ORDER BY id").fetchall()  # noqa: S608
 
 
