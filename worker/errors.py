@@ -96,3 +96,20 @@ class HostBusy(Exception):  # a wait, not an error: outside WirefeedError on pur
     @property
     def reason(self) -> str:
         return str(self)
+
+
+def over_size_limit(subject: str, limit: int, *, size: int | None = None, declared: bool = False) -> str:
+    """The one message for a body over ``WIREFEED_MAX_FEED_BYTES``, wherever the cap is met: a declared
+    Content-Length, a stream inflating past it, a processed body, a local file. ``size`` None: unknown
+    (reading stopped at the limit)."""
+    if size is None:
+        amount = "is larger once decompressed (reading stopped at the limit)"
+    else:
+        amount = f"{'declares' if declared else 'is'} {size} bytes"
+    return f"{subject} {amount}, over WIREFEED_MAX_FEED_BYTES={limit} (raise it if the feed is genuine)"
+
+
+def check_size(size: int, limit: int, subject: str) -> None:
+    """Raise :class:`TooLargeError` when ``size`` bytes are over the cap."""
+    if size > limit:
+        raise TooLargeError(over_size_limit(subject, limit, size=size))

@@ -24,11 +24,10 @@ import psycopg
 from celery import Task, signals
 from celery.exceptions import Retry
 
-from worker import fetch_state, pipeline, queues, retry
+from worker import pipeline, queues, retry
 from worker.app import app
 from worker.errors import FetchError, InputError
-from worker.feed_state import schedule
-from worker.fetch.politeness import HostBusy, HostPoliteness
+from worker.fetch.politeness import HostPoliteness
 from worker.ops import signals as _signals  # noqa: F401  (connects logging, metrics and heartbeat handlers)
 from worker.ops import telemetry
 from worker.ops.logs import get_logger
@@ -91,28 +90,11 @@ def _quietly(settings: Settings, what: str, fn: Callable[[psycopg.Connection], A
 
 
 def record_poison(settings: Settings, task: str, feed_id: int, message: str, *, fetch_id: int | None = None) -> bool:
-    """Give up on ``feed_id`` for now: the error on the feed (kind ``internal``) and in its fetch history,
-    the next fetch after a backoff that grows with the feed's run of errors, the attempts cleared.
-    Disables the feed once the run reaches ``WIREFEED_DISABLE_AFTER_ERRORS``. Returns False if no feed."""
-    now = datetime.now(UTC)
-    with pooled(settings) as conn, conn.transaction():
-        feed = feed_store.get_feed(conn, feed_id, lock=True)
-        if feed is None:
-            return False
-        errors = feed.error_count + 1
-        delay = schedule.backoff(errors, base=settings.backoff_base, cap=float(settings.max_interval),
-                                 rand=random.random())
-        disable = (f"internal error {errors} times in a row, last: {message}"[:2000]
-                   if errors >= settings.disable_after_errors else None)
-        feed_store.record_failure(conn, feed_id, kind="internal", message=message,
-                                  next_fetch_at=now + timedelta(seconds=delay), disable_reason=disable)
-        if fetch_id:
-            fetch_store.set_entries(conn, fetch_id, seen=0, new=0, error_kind="internal", error_message=message)
-        else:
-            fetch_store.record_fetch(conn, fetch_store.FetchRecord(
-                feed_id=feed_id, url=feed.url, outcome="error", error_kind="internal", error_message=message))
-        attempt_store.clear(conn, task, feed_id)
-    return True
+    with pooled(settings) as conn:
+        found = pipeline.record_poison(conn, settings, feed_id, message, fetch_id=fetch_id)
+        with conn.transaction():
+            attempt_store.clear(conn, task, feed_id)
+    return found
 
 
 def _poison_report(feed_id: int, message: str) -> dict[str, Any]:
@@ -160,8 +142,9 @@ def _guarded(task: Task, name: str, feed_id: int, run: Callable[[], dict[str, An
             return _poison_report(feed_id, message)
         if decision.action == "record" and isinstance(exc, InputError | FetchError):
             with pooled(settings) as conn:
-                pipeline.record_error(conn, settings, feed_id, exc)
-                attempt_store.clear(conn, name, feed_id)
+                pipeline.record_failure(conn, settings, feed_id, exc)
+                with conn.transaction():
+                    attempt_store.clear(conn, name, feed_id)
             return {"input": str(feed_id), "feed_id": feed_id, "status": "error", "error_kind": exc.kind,
                     "error": exc.reason}
         # "drop": PostgreSQL or Redis stayed away through every retry. The message is acked as failed;
@@ -218,18 +201,16 @@ def fetch_feed(self: Task, feed_id: int) -> dict[str, Any]:
     settings = app.settings
 
     def run() -> dict[str, Any]:
-        try:
-            with pooled(settings) as conn:
-                step = pipeline.fetch_step(conn, settings, feed_id, politeness=_politeness(settings.redis_url))
-        except HostBusy as busy:
-            # The host is at its in-flight limit, inside its minimum gap, or asked for a Retry-After pause:
-            # come back later instead of sleeping in a worker; long waits go back to the schedule.
-            wait = busy.retry_after or settings.host_busy_wait_max
-            if wait <= settings.host_busy_wait_max and self.request.retries < settings.host_busy_waits:
-                raise self.retry(countdown=wait, max_retries=None) from None
-            with pooled(settings) as conn:
-                fetch_state.postpone(conn, feed_id, wait)
-            return {"input": str(feed_id), "feed_id": feed_id, "status": "postponed", "error": busy.reason}
+        with pooled(settings) as conn:
+            step = pipeline.fetch_step(conn, settings, feed_id, politeness=_politeness(settings.redis_url))
+            if step.wait is not None:
+                # The host is at its in-flight limit, inside its minimum gap, or asked for a Retry-After pause:
+                # come back later instead of sleeping in a worker; long waits go back to the schedule.
+                wait = step.wait
+                if wait <= settings.host_busy_wait_max and self.request.retries < settings.host_busy_waits:
+                    raise self.retry(countdown=wait, max_retries=None)
+                pipeline.postpone(conn, settings, feed_id, wait)
+                return step.report.as_json()
         telemetry.fetch_done(step.report, modified=step.body is not None)
         if step.body is not None:
             process_feed.apply_async(

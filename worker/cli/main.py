@@ -314,22 +314,18 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
                 fetch_feed.delay(feed_id)
             print(f"enqueued {len(ids)} feed(s) to the workers: {', '.join(map(str, ids))}")
             return 0
-        from worker.fetch.politeness import HostBusy, HostPoliteness
-        from worker.fetch_state import postpone
+        from worker.fetch.politeness import HostPoliteness
 
-        polite = HostPoliteness.from_settings(settings, max_wait=30.0)  # shared with running workers
+        # shared with running workers; a host still busy after the wait postpones its feed
+        polite = HostPoliteness.from_settings(settings, max_wait=settings.sync_host_wait)
         failed = 0
         for feed_id in progress(ids, "fetching", enabled=True):
             def step(c: Any, feed_id: int = feed_id) -> Any:
-                try:
-                    return pipeline.refresh_feed(c, settings, feed_id, politeness=polite)
-                except HostBusy as busy:
-                    postpone(c, feed_id, busy.retry_after or 60.0)
-                    return busy
+                return pipeline.refresh_feed(c, settings, feed_id, politeness=polite)
 
             rep = _isolated(session, f"feed {feed_id}", step)
-            if isinstance(rep, HostBusy):
-                print(f"feed {feed_id}: postponed, {rep.reason}")
+            if rep.status == "postponed":
+                print(f"feed {feed_id}: postponed, {rep.error}")
                 continue
             _print_fetch(feed_id, rep)
             failed += rep.status != "ok"

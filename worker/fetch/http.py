@@ -30,7 +30,7 @@ import httpcore
 import httpx
 import xxhash
 
-from worker.errors import NEVER_SWALLOW, FetchError, PermanentFetchError, TransientFetchError
+from worker.errors import NEVER_SWALLOW, FetchError, PermanentFetchError, TransientFetchError, over_size_limit
 from worker.fetch.ssrf import VettedBackend, check_scheme
 from worker.settings import Settings
 
@@ -216,11 +216,7 @@ class BoundedDecoder:
             return
         self.size += len(data)
         if self.size > self.limit:
-            raise PermanentFetchError(
-                f"feed at {self.url} is larger than {self.limit} bytes after decompression "
-                "(WIREFEED_MAX_FEED_BYTES); stopped reading",
-                kind="too_large",
-            )
+            raise PermanentFetchError(over_size_limit(f"feed at {self.url}", self.limit), kind="too_large")
         self.parts.append(data)
 
     def feed(self, data: bytes) -> None:
@@ -394,10 +390,8 @@ def _read_body(
     encoding = headers.get("content-encoding")
     declared = headers.get("content-length", "")
     if (encoding in (None, "", "identity")) and declared.isdigit() and int(declared) > limit:
-        raise PermanentFetchError(
-            f"feed at {url} declares {declared} bytes, over the {limit} byte limit (WIREFEED_MAX_FEED_BYTES)",
-            kind="too_large",
-        )
+        raise PermanentFetchError(over_size_limit(f"feed at {url}", limit, size=int(declared), declared=True),
+                                  kind="too_large")
     decoder = BoundedDecoder(encoding, limit, url)
     wire = 0
     for chunk in response.iter_raw(CHUNK):
