@@ -248,6 +248,29 @@ def test_celery_task_postpones_a_rate_limited_host(conn, settings: Settings, srv
         redis.Redis.from_url(redis_url).delete("wirefeed:host:127.0.0.1:block")
 
 
+def test_celery_task_waits_out_a_busy_host_without_failing(conn, settings: Settings, srv: FeedServer, cli,
+                                                           redis_url, celery_worker, tmp_path) -> None:
+    """A short host-wide block: the task comes back after it and fetches; no error, no attempt, no failure."""
+    import redis
+
+    from worker.fetch.politeness import HostPoliteness
+
+    fid = add(conn, srv.route("/feed", Route(body=rss("a"))))
+    HostPoliteness(client=redis.Redis.from_url(redis_url)).note_retry_after("127.0.0.1", 15)
+    try:
+        r = cli("fetch", str(fid))
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: feed(conn, fid).last_success_at is not None, timeout=60)
+    finally:
+        redis.Redis.from_url(redis_url).delete("wirefeed:host:127.0.0.1:block")
+    state = feed(conn, fid)
+    assert state.error_count == 0 and state.claimed_until is None and len(srv.hits_on("/feed")) == 1
+    assert conn.execute("SELECT count(*) FROM task_attempts").fetchone()[0] == 0
+    conn.commit()
+    log = (tmp_path / "worker.log").read_text(errors="replace")
+    assert "Retry in" in log and "task_failed" not in log  # it waited once, and nothing counted as a failure
+
+
 def _date_in(seconds: int) -> str:
     from email.utils import format_datetime
 

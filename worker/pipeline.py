@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -399,3 +399,35 @@ def ingest_url(conn: psycopg.Connection, settings: Settings, url: str) -> Ingest
     report = refresh_feed(conn, settings, feed_id)
     report.input = url
     return report
+
+
+# --- maintenance: the scheduler's claim and the daily prunes ---------------------------------------------
+
+
+def claim_due_feeds(conn: psycopg.Connection, settings: Settings) -> list[int]:
+    """Claim the feeds that are due (SKIP LOCKED: several schedulers never claim one feed twice); the claim
+    commits before any message about them is sent."""
+    with conn.transaction():
+        return feed_store.claim_due(conn, limit=settings.schedule_batch, claim_seconds=settings.claim_timeout)
+
+
+def prune_fetch_history(conn: psycopg.Connection, settings: Settings) -> int:
+    """Drop fetch history older than WIREFEED_FETCH_HISTORY_DAYS (each feed keeps its newest 20 rows)."""
+    cutoff = datetime.now(UTC) - timedelta(days=settings.fetch_history_days)
+    with conn.transaction():
+        return fetch_store.prune_fetches(conn, older_than=cutoff)
+
+
+def prune_story_index(conn: psycopg.Connection, max_rounds: int = 100) -> int:
+    """Drop near-duplicate index rows (``article_bands``) left by deleted articles, 10,000 rows per
+    transaction, at most ``max_rounds`` transactions. Returns the rows removed."""
+    from worker.stories.assign import prune_bands
+
+    removed = 0
+    for _ in range(max_rounds):
+        with conn.transaction():
+            n = prune_bands(conn)
+        removed += n
+        if n < 10_000:
+            break
+    return removed
