@@ -22,7 +22,7 @@ P = Policy(max_transient=10, max_conflict=10, max_internal=3, base=2.0, cap=120.
     (ParseError("not a feed"), "bad_input"),  # bad input is recorded by the pipeline, never retried
     (TooLargeError("too big"), "bad_input"),  # a body over the limit stays over it
     (TransientFetchError("timeout"), "bad_input"),  # fetch errors are recorded with their own backoff
-    (PermanentFetchError("410"), "bad_input"),  # and disabling, by worker.fetch_state
+    (PermanentFetchError("410"), "bad_input"),  # and disabling, by worker.feed_state.decide
     (psycopg.OperationalError("connection refused"), "database"),  # no SQLSTATE: server not reachable
     (psycopg.InterfaceError("the connection is closed"), "database"),  # a connection a restart killed
     (PoolTimeout("couldn't get a connection after 15 sec"), "database"),  # pool waited for PostgreSQL

@@ -100,7 +100,7 @@ def _apply(conn: psycopg.Connection, settings: Settings, feed: Feed, outcome: Ou
     feed_store.apply_update(conn, feed.id, decide(feed, outcome, now, settings))
 
 
-def _failure_outcome(err: WirefeedError) -> Outcome:
+def _failure_outcome(err: WirefeedError) -> Failure:
     if isinstance(err, FetchError):
         return fetch_failure(err)
     return ParseFailure(err.kind, err.reason)

@@ -74,7 +74,7 @@ class Wait:
     report: IngestReport
 
 
-class WirefeedTask(Task):  # type: ignore[misc]
+class WirefeedTask(Task):
     """Every wirefeed task: settings, log context, and retries while PostgreSQL or Redis is away."""
 
     @property
