@@ -139,6 +139,7 @@ def test_error_statuses(srv: FeedServer, status: int, error: type[Exception], ki
     with pytest.raises(error) as info:
         get(url)
     assert info.value.kind == kind  # type: ignore[attr-defined]
+    assert info.value.status == status  # type: ignore[attr-defined]  # carried, never parsed back from kind
     assert f"HTTP {status}" in str(info.value) and "\n" not in str(info.value)
 
 

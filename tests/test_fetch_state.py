@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import wait_for
 from tests.httpserver import FeedServer, Route
 from worker import pipeline
+from worker.feed_state.model import Feed
 from worker.settings import Settings
 from worker.store import feeds as feed_store
 from worker.store import fetches as fetch_store
@@ -40,7 +41,7 @@ def add(conn: psycopg.Connection, url: str) -> int:
         return feed_store.add_feed(conn, url).feed_id
 
 
-def feed(conn: psycopg.Connection, feed_id: int) -> dict:  # type: ignore[type-arg]
+def feed(conn: psycopg.Connection, feed_id: int) -> Feed:
     row = feed_store.get_feed(conn, feed_id)
     conn.commit()
     assert row is not None
@@ -58,7 +59,7 @@ def test_second_fetch_gets_304_and_is_recorded_not_modified(conn, settings: Sett
     fid = add(conn, url)
     first = pipeline.refresh_feed(conn, settings, fid)
     assert first.status == "ok" and first.new_articles == 2
-    assert feed(conn, fid)["etag"] == '"v1"'
+    assert feed(conn, fid).etag == '"v1"'
     second = pipeline.refresh_feed(conn, settings, fid)
     assert second.status == "ok" and second.not_modified
     assert srv.hits_on("/feed")[1].headers["if-none-match"] == '"v1"'
@@ -68,7 +69,7 @@ def test_second_fetch_gets_304_and_is_recorded_not_modified(conn, settings: Sett
     assert (h[0]["entries_seen"], h[0]["entries_new"]) == (2, 2)
     assert h[0]["bytes"] == len(rss("a", "b")) and h[1]["not_modified_by"] == "304"
     state = feed(conn, fid)
-    assert state["error_count"] == 0 and state["next_fetch_at"] > datetime.now(UTC) + timedelta(minutes=4)
+    assert state.error_count == 0 and state.next_fetch_at > datetime.now(UTC) + timedelta(minutes=4)
 
 
 def test_unchanged_body_without_validators_is_not_modified_by_hash(conn, settings: Settings, srv: FeedServer) -> None:
@@ -97,7 +98,7 @@ def test_301_moves_the_feed_and_old_url_stays_findable(conn, settings: Settings,
     fid = add(conn, old)
     rep = pipeline.refresh_feed(conn, settings, fid)
     assert rep.status == "ok" and rep.new_articles == 1
-    assert feed(conn, fid)["url"] == new
+    assert feed(conn, fid).url == new
     r = cli("feeds", "add", old)
     assert r.returncode == 0, r.stderr
     assert f"already subscribed: feed {fid}" in r.stdout
@@ -110,7 +111,7 @@ def test_302_does_not_move_the_feed(conn, settings: Settings, srv: FeedServer) -
     srv.route("/elsewhere", Route(body=rss("a")))
     fid = add(conn, tmp)
     assert pipeline.refresh_feed(conn, settings, fid).status == "ok"
-    assert feed(conn, fid)["url"] == tmp
+    assert feed(conn, fid).url == tmp
 
 
 def test_410_disables_with_reason_shown_by_feeds_list(conn, settings: Settings, srv: FeedServer, cli) -> None:
@@ -119,7 +120,7 @@ def test_410_disables_with_reason_shown_by_feeds_list(conn, settings: Settings, 
     rep = pipeline.refresh_feed(conn, settings, fid)
     assert rep.status == "error" and rep.error_kind == "http_410"
     state = feed(conn, fid)
-    assert state["disabled_at"] is not None and "410" in state["disabled_reason"]
+    assert state.disabled_at is not None and "410" in state.disabled_reason
     listed = json.loads(cli("feeds", "list", "--json").stdout)
     assert listed[0]["id"] == fid and "HTTP 410 Gone" in listed[0]["disabled_reason"]
     plain = cli("feeds", "list")
@@ -130,7 +131,7 @@ def test_410_disables_with_reason_shown_by_feeds_list(conn, settings: Settings, 
     r = cli("feeds", "enable", str(fid))
     assert r.returncode == 0 and "enabled" in r.stdout
     state = feed(conn, fid)
-    assert state["disabled_at"] is None and state["disabled_reason"] is None and state["error_count"] == 0
+    assert state.disabled_at is None and state.disabled_reason is None and state.error_count == 0
 
 
 def test_404_is_soft_with_growing_backoff_and_never_disables(conn, settings: Settings, srv: FeedServer) -> None:
@@ -141,10 +142,10 @@ def test_404_is_soft_with_growing_backoff_and_never_disables(conn, settings: Set
         before = datetime.now(UTC)
         rep = pipeline.refresh_feed(conn, settings, fid)
         assert rep.error_kind == "http_404"
-        waits.append((feed(conn, fid)["next_fetch_at"] - before).total_seconds())
+        waits.append((feed(conn, fid).next_fetch_at - before).total_seconds())
     state = feed(conn, fid)
-    assert state["disabled_at"] is None and state["error_count"] == 25
-    assert "HTTP 404" in state["last_error"] and state["last_error_kind"] == "http_404"
+    assert state.disabled_at is None and state.error_count == 25
+    assert "HTTP 404" in state.last_error and state.last_error_kind == "http_404"
     assert 55 <= waits[0] <= 125 and waits[-1] >= 43000 and waits[-1] <= 86400 + 5
     assert len(history(conn, fid)) == 20  # recent_fetches' default page
 
@@ -153,7 +154,7 @@ def test_429_retry_after_is_honoured(conn, settings: Settings, srv: FeedServer) 
     url = srv.route("/rl", Route(status=429, headers={"Retry-After": "7200"}))
     fid = add(conn, url)
     pipeline.refresh_feed(conn, settings, fid)
-    wait = (feed(conn, fid)["next_fetch_at"] - datetime.now(UTC)).total_seconds()
+    wait = (feed(conn, fid).next_fetch_at - datetime.now(UTC)).total_seconds()
     assert 7100 < wait <= 7200
 
 
@@ -163,12 +164,12 @@ def test_long_run_of_hard_failures_disables(conn, settings: Settings, srv: FeedS
     conn.execute("UPDATE feeds SET created_at = now() - interval '10 days' WHERE id = %s", (fid,))
     conn.commit()
     for i in range(settings.disable_after_errors):
-        assert feed(conn, fid)["disabled_at"] is None, f"disabled too early, after {i} failures"
+        assert feed(conn, fid).disabled_at is None, f"disabled too early, after {i} failures"
         pipeline.refresh_feed(conn, settings, fid)
     state = feed(conn, fid)
-    assert state["disabled_at"] is not None
-    assert f"{settings.disable_after_errors} hard failures" in state["disabled_reason"]
-    assert "HTTP 403 Forbidden" in state["disabled_reason"]
+    assert state.disabled_at is not None
+    assert f"{settings.disable_after_errors} hard failures" in state.disabled_reason
+    assert "HTTP 403 Forbidden" in state.disabled_reason
 
 
 def test_hard_failures_for_hours_only_do_not_disable(conn, settings: Settings, srv: FeedServer) -> None:
@@ -176,7 +177,7 @@ def test_hard_failures_for_hours_only_do_not_disable(conn, settings: Settings, s
     fid = add(conn, url)  # created just now: failing for seconds, not days
     for _ in range(settings.disable_after_errors + 5):
         pipeline.refresh_feed(conn, settings, fid)
-    assert feed(conn, fid)["disabled_at"] is None
+    assert feed(conn, fid).disabled_at is None
 
 
 def test_ssrf_refusal_recorded_when_private_addresses_blocked(conn, srv: FeedServer) -> None:
@@ -195,7 +196,7 @@ def test_feeds_add_discovers_the_feed_of_an_html_page(conn, srv: FeedServer, cli
     r = cli("feeds", "add", srv.url("/"))
     assert r.returncode == 0, r.stderr
     assert f"found feed {feed_url}" in r.stdout
-    assert [row["url"] for row in feed_store.list_feeds(conn)] == [feed_url]
+    assert [row.url for row in feed_store.list_feeds(conn)] == [feed_url]
 
 
 def test_feeds_history_cli(conn, settings: Settings, srv: FeedServer, cli) -> None:
@@ -238,13 +239,36 @@ def test_celery_task_postpones_a_rate_limited_host(conn, settings: Settings, srv
 
         def postponed() -> bool:
             state = feed(conn, fid)
-            return state["claimed_until"] is None and state["next_fetch_at"] > datetime.now(UTC) + timedelta(minutes=50)
+            return state.claimed_until is None and state.next_fetch_at > datetime.now(UTC) + timedelta(minutes=50)
 
         wait_for(postponed, timeout=60)
         state = feed(conn, fid)
-        assert state["error_count"] == 0 and srv.hits == []
+        assert state.error_count == 0 and srv.hits == []
     finally:
         redis.Redis.from_url(redis_url).delete("wirefeed:host:127.0.0.1:block")
+
+
+def test_celery_task_waits_out_a_busy_host_without_failing(conn, settings: Settings, srv: FeedServer, cli,
+                                                           redis_url, celery_worker, tmp_path) -> None:
+    """A short host-wide block: the task comes back after it and fetches; no error, no attempt, no failure."""
+    import redis
+
+    from worker.fetch.politeness import HostPoliteness
+
+    fid = add(conn, srv.route("/feed", Route(body=rss("a"))))
+    HostPoliteness(client=redis.Redis.from_url(redis_url)).note_retry_after("127.0.0.1", 15)
+    try:
+        r = cli("fetch", str(fid))
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: feed(conn, fid).last_success_at is not None, timeout=60)
+    finally:
+        redis.Redis.from_url(redis_url).delete("wirefeed:host:127.0.0.1:block")
+    state = feed(conn, fid)
+    assert state.error_count == 0 and state.claimed_until is None and len(srv.hits_on("/feed")) == 1
+    assert conn.execute("SELECT count(*) FROM task_attempts").fetchone()[0] == 0
+    conn.commit()
+    log = (tmp_path / "worker.log").read_text(errors="replace")
+    assert "Retry in" in log and "task_failed" not in log  # it waited once, and nothing counted as a failure
 
 
 def _date_in(seconds: int) -> str:
@@ -280,12 +304,12 @@ def test_failures_are_recorded_on_feed_and_history(conn, settings: Settings, srv
     rep = pipeline.refresh_feed(conn, tight, fid)
     assert rep.status == "error" and rep.error_kind == kind
     state = feed(conn, fid)
-    assert state["error_count"] == 1 and state["last_error_kind"] == kind and state["disabled_at"] is None
-    assert state["claimed_until"] is None and "\n" not in state["last_error"]
-    assert (state["next_fetch_at"] - before).total_seconds() >= min_wait
+    assert state.error_count == 1 and state.last_error_kind == kind and state.disabled_at is None
+    assert state.claimed_until is None and "\n" not in state.last_error
+    assert (state.next_fetch_at - before).total_seconds() >= min_wait
     (row,) = history(conn, fid)
     assert (row["outcome"], row["status"], row["error_kind"]) == ("error", status, kind)
-    assert row["error_message"] == state["last_error"] and row["duration_ms"] >= 0
+    assert row["error_message"] == state.last_error and row["duration_ms"] >= 0
 
 
 def test_gzip_bomb_recorded_as_too_large(conn, settings: Settings, srv: FeedServer) -> None:
@@ -302,7 +326,7 @@ def test_last_modified_304_recorded(conn, settings: Settings, srv: FeedServer) -
     lm = "Tue, 02 Jun 2026 10:00:00 GMT"
     fid = add(conn, srv.route("/lm", Route(body=rss("a"), last_modified=lm)))
     pipeline.refresh_feed(conn, settings, fid)
-    assert feed(conn, fid)["last_modified"] == lm
+    assert feed(conn, fid).last_modified == lm
     assert pipeline.refresh_feed(conn, settings, fid).not_modified
     assert [(r["status"], r["not_modified_by"]) for r in history(conn, fid)] == [(200, None), (304, "304")]
 
@@ -326,9 +350,9 @@ def test_301_onto_an_already_subscribed_url_disables_the_duplicate(conn, setting
     moved, existing = add(conn, old), add(conn, new)
     pipeline.refresh_feed(conn, settings, moved)
     state = feed(conn, moved)
-    assert state["url"] == old and state["disabled_at"] is not None
-    assert f"already subscribed as feed {existing}" in state["disabled_reason"]
-    assert feed(conn, existing)["disabled_at"] is None
+    assert state.url == old and state.disabled_at is not None
+    assert f"already subscribed as feed {existing}" in state.disabled_reason
+    assert feed(conn, existing).disabled_at is None
 
 
 def test_sync_fetch_spaces_requests_to_one_host(conn, srv: FeedServer, cli) -> None:
@@ -346,5 +370,5 @@ def test_fetch_of_an_unknown_feed_id_names_it_and_claims_nothing(conn, srv: Feed
     fid = add(conn, srv.route("/feed", Route(body=rss("a"))))
     r = cli("fetch", "--sync", str(fid), "999999")
     assert r.returncode == 1 and "no feed with id 999999" in r.stderr
-    assert feed(conn, fid)["claimed_until"] is None and feed(conn, fid)["last_fetched_at"] is None
+    assert feed(conn, fid).claimed_until is None and feed(conn, fid).last_fetched_at is None
     assert srv.hits == []

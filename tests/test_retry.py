@@ -12,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from worker.errors import ParseError, PermanentFetchError, TooLargeError, TransientFetchError
 from worker.retry import Decision, Policy, backoff, classify, decide, describe
+from worker.settings import defaults
 
 P = Policy(max_transient=10, max_conflict=10, max_internal=3, base=2.0, cap=120.0,
            conflict_base=0.2, conflict_cap=5.0)
@@ -21,7 +22,7 @@ P = Policy(max_transient=10, max_conflict=10, max_internal=3, base=2.0, cap=120.
     (ParseError("not a feed"), "bad_input"),  # bad input is recorded by the pipeline, never retried
     (TooLargeError("too big"), "bad_input"),  # a body over the limit stays over it
     (TransientFetchError("timeout"), "bad_input"),  # fetch errors are recorded with their own backoff
-    (PermanentFetchError("410"), "bad_input"),  # and disabling, by worker.fetch_state
+    (PermanentFetchError("410"), "bad_input"),  # and disabling, by worker.feed_state.decide
     (psycopg.OperationalError("connection refused"), "database"),  # no SQLSTATE: server not reachable
     (psycopg.InterfaceError("the connection is closed"), "database"),  # a connection a restart killed
     (PoolTimeout("couldn't get a connection after 15 sec"), "database"),  # pool waited for PostgreSQL
@@ -79,8 +80,12 @@ def test_backoff_bounds(attempt: int, rand: float, low: float, high: float) -> N
 
 
 def test_policy_threshold_is_the_setting() -> None:
-    strict = Policy(max_internal=1)
+    strict = Policy.from_settings(defaults().model_copy(update={"poison_attempts": 1}))
     assert decide(KeyError("x"), 1, strict).action == "poison"  # WIREFEED_POISON_ATTEMPTS=1: no retry
+
+
+def test_the_table_policy_is_the_default_settings() -> None:
+    assert Policy.from_settings(defaults()) == P
 
 
 @pytest.mark.parametrize(("exc", "text"), [

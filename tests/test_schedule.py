@@ -1,4 +1,4 @@
-"""Schedule: adaptive interval, hints, backoff and disabling, as tables."""
+"""Schedule: adaptive interval, hints and backoff, as tables (disabling: tests/test_decide.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from worker.feed_state.schedule import (
     Hints,
     adapt_interval,
     backoff,
-    disable_reason,
     next_fetch_at,
     publishing_gap,
 )
@@ -102,35 +101,12 @@ def test_next_fetch_at_adapts_from_dates() -> None:
     ],
 )
 def test_backoff(errors: int, rand: float, retry_after: float | None, expected: float) -> None:
-    assert backoff(errors, rand=lambda: rand, retry_after=retry_after) == expected
+    assert backoff(errors, base=120.0, cap=86400.0, rand=rand, retry_after=retry_after) == expected
 
 
 def test_backoff_jitter_spreads_retries() -> None:
     import random
 
     rng = random.Random(7)
-    delays = {round(backoff(4, rand=rng.random)) for _ in range(50)}
+    delays = {round(backoff(4, base=120.0, cap=86400.0, rand=rng.random())) for _ in range(50)}
     assert len(delays) > 40 and min(delays) >= 480 and max(delays) <= 960
-
-
-LONG_AGO = NOW - timedelta(days=10)
-
-
-@pytest.mark.parametrize(
-    ("kind", "permanent", "count", "last_success", "disabled"),
-    [
-        ("http_410", True, 1, NOW, True),  # 410 Gone disables at once
-        ("http_403", True, 20, LONG_AGO, True),  # long run of hard failures over days
-        ("http_403", True, 19, LONG_AGO, False),  # one short of the threshold
-        ("http_403", True, 20, NOW - timedelta(hours=5), False),  # many, but within hours: keep trying
-        ("http_404", False, 500, LONG_AGO, False),  # soft errors never disable
-        ("timeout", False, 500, None, False),  # soft
-        ("ssrf", True, 25, None, True),  # never succeeded, failing for long (failing_since)
-    ],
-)
-def test_disable_reason(kind: str, permanent: bool, count: int, last_success: datetime | None, disabled: bool) -> None:
-    reason = disable_reason(kind=kind, permanent=permanent, message="HTTP 403 Forbidden from x", hard_error_count=count,
-                            threshold=20, now=NOW, last_success_at=last_success, failing_since=LONG_AGO)
-    assert (reason is not None) == disabled
-    if reason:
-        assert "HTTP 403 Forbidden from x" in reason and "\n" not in reason

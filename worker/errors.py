@@ -6,9 +6,12 @@
     │   ├── ParseError         the feed body cannot be read as a feed
     │   ├── EntryError         one item is unusable; the rest of the feed goes on
     │   └── TooLargeError      body over WIREFEED_MAX_FEED_BYTES
-    └── FetchError             the fetch did not yield a body; ``kind`` names why (e.g. "timeout", "http_404")
+    └── FetchError             the fetch did not yield a body; ``kind`` names why (e.g. "timeout", "http_404"),
+        │                      ``status`` is the HTTP status when the server answered with one
         ├── TransientFetchError   worth retrying later with backoff (timeouts, 5xx, 404, 429)
         └── PermanentFetchError   will not get better on its own (401/403, 410, SSRF refusal, bad scheme)
+
+    HostBusy                   not an error: the feed's host asked everyone to wait, or has no free slot
 
 Every message is one line a person can act on.
 """
@@ -61,10 +64,13 @@ class TooLargeError(InputError):
 
 class FetchError(WirefeedError):
     kind = "fetch"
+    status: int | None = None  # the HTTP status of the answer that failed, when there was one
     retry_after: float | None = None  # seconds the server asked us to wait, if it said
 
-    def __init__(self, message: str, *, kind: str | None = None, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, kind: str | None = None, status: int | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message, kind=kind)
+        self.status = status
         self.retry_after = retry_after
 
 
@@ -74,3 +80,36 @@ class TransientFetchError(FetchError):
 
 class PermanentFetchError(FetchError):
     kind = "permanent"
+
+
+class HostBusy(Exception):  # a wait, not an error: outside WirefeedError on purpose
+    """The host has no free slot, is inside its minimum gap, or asked every client to wait (Retry-After).
+
+    Nothing is wrong with the feed: fetch it again in ``retry_after`` seconds. It never counts as a failure
+    or as a task attempt.
+    """
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(" ".join(str(message).split()))
+        self.retry_after = retry_after
+
+    @property
+    def reason(self) -> str:
+        return str(self)
+
+
+def over_size_limit(subject: str, limit: int, *, size: int | None = None, declared: bool = False) -> str:
+    """The one message for a body over ``WIREFEED_MAX_FEED_BYTES``, wherever the cap is met: a declared
+    Content-Length, a stream inflating past it, a processed body, a local file. ``size`` None: unknown
+    (reading stopped at the limit)."""
+    if size is None:
+        amount = "is larger once decompressed (reading stopped at the limit)"
+    else:
+        amount = f"{'declares' if declared else 'is'} {size} bytes"
+    return f"{subject} {amount}, over WIREFEED_MAX_FEED_BYTES={limit} (raise it if the feed is genuine)"
+
+
+def check_size(size: int, limit: int, subject: str) -> None:
+    """Raise :class:`TooLargeError` when ``size`` bytes are over the cap."""
+    if size > limit:
+        raise TooLargeError(over_size_limit(subject, limit, size=size))

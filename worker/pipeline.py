@@ -3,6 +3,10 @@
 Used by the Celery tasks and by ``wirefeed ingest`` alike. Parsing happens outside any transaction;
 everything one feed batch writes (articles, sightings, stories, feed state, NOTIFY) commits together
 or not at all, so a failure never leaves half an article.
+
+Every transaction is opened and committed here (``with conn.transaction():``); the store's functions
+never commit. Whatever happens to a feed's state goes through :func:`worker.feed_state.decide.decide`
+(with the feed row locked) and :func:`worker.store.feeds.apply_update`.
 """
 
 from __future__ import annotations
@@ -11,15 +15,28 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 
-from worker import fetch_state
-from worker.errors import InputError, TooLargeError, WirefeedError
-from worker.feed_state.schedule import Hints, backoff, next_fetch_at
-from worker.fetch.http import body_hash
-from worker.models import RawEntry
+from worker.errors import FetchError, HostBusy, InputError, WirefeedError, check_size
+from worker.feed_state.decide import (
+    Failure,
+    Fetched,
+    HostWait,
+    Moved,
+    NotModified,
+    Outcome,
+    ParseFailure,
+    Poison,
+    Processed,
+    TransientFailure,
+    decide,
+    fetch_failure,
+)
+from worker.feed_state.model import Feed
+from worker.fetch.http import FetchOutcome, body_hash
+from worker.models import ParsedFeed, RawEntry
 from worker.normalize.entry import apply_learned_boilerplate, entry_hash, entry_key, normalize_entries
 from worker.parse.feed import parse_feed
 from worker.pipeline_stories import assign_stories
@@ -28,6 +45,8 @@ from worker.store import articles as article_store
 from worker.store import feeds as feed_store
 from worker.store import fetches as fetch_store
 
+Status = Literal["ok", "error", "postponed"]
+
 
 @dataclass(slots=True)
 class IngestReport:
@@ -35,7 +54,7 @@ class IngestReport:
 
     input: str
     feed_id: int | None = None
-    status: str = "ok"  # "ok" | "error"
+    status: Status = "ok"  # "postponed": a fetch whose host asked to wait (tasks and `fetch --sync` only)
     error: str | None = None
     error_kind: str | None = None
     not_modified: bool = False  # body identical to the last one processed: not parsed again
@@ -66,17 +85,63 @@ def _dedupe_keys(raws: list[RawEntry]) -> list[tuple[str, RawEntry]]:
     return out
 
 
-def record_error(conn: psycopg.Connection, settings: Settings, feed_id: int, err: WirefeedError,
-                 *, retry_after: float | None = None, disable_reason: str | None = None) -> None:
-    """Keep a failure on the feed (own transaction), with a retry time; never raises for a missing feed."""
+def _dates(parsed: ParsedFeed) -> tuple[datetime, ...]:
+    """The items' publication dates (UTC), the feed's publishing rhythm for the schedule."""
+    out = []
+    for e in parsed.entries:
+        d = e.published_parsed or e.updated_parsed
+        if d is not None:
+            out.append(d if d.tzinfo is not None else d.replace(tzinfo=UTC))
+    return tuple(out)
+
+
+def _apply(conn: psycopg.Connection, settings: Settings, feed: Feed, outcome: Outcome, now: datetime) -> None:
+    """Decide what ``outcome`` does to ``feed`` and write it (inside the caller's transaction, row locked)."""
+    feed_store.apply_update(conn, feed.id, decide(feed, outcome, now, settings))
+
+
+def _failure_outcome(err: WirefeedError) -> Failure:
+    if isinstance(err, FetchError):
+        return fetch_failure(err)
+    return ParseFailure(err.kind, err.reason)
+
+
+def record_failure(conn: psycopg.Connection, settings: Settings, feed_id: int, err: WirefeedError,
+                   *, fetch_id: int | None = None) -> None:
+    """Keep a failure of the feed's fetch or body: on the feed (backoff, maybe disabled) and, when the fetch
+    has a history row, on it. Never raises for a missing feed."""
     with conn.transaction():
         feed = feed_store.get_feed(conn, feed_id, lock=True)
-        failures = (feed["error_count"] if feed else 0) + 1
-        delay = backoff(failures, base=settings.min_interval, cap=settings.max_interval, retry_after=retry_after)
-        feed_store.record_failure(
-            conn, feed_id, kind=err.kind, message=err.reason,
-            next_fetch_at=datetime.now(UTC) + timedelta(seconds=delay), disable_reason=disable_reason,
-        )
+        if feed is not None:
+            _apply(conn, settings, feed, _failure_outcome(err), datetime.now(UTC))
+        if fetch_id:
+            fetch_store.set_entries(conn, fetch_id, seen=0, new=0, error_kind=err.kind, error_message=err.reason)
+
+
+def record_poison(conn: psycopg.Connection, settings: Settings, feed_id: int, message: str,
+                  *, fetch_id: int | None = None) -> bool:
+    """Give up on ``feed_id`` until its next fetch: the error (kind ``internal``) on the feed and in its fetch
+    history, the next fetch after a backoff. Returns False when there is no such feed."""
+    with conn.transaction():
+        feed = feed_store.get_feed(conn, feed_id, lock=True)
+        if feed is None:
+            return False
+        poison = Poison(message)
+        _apply(conn, settings, feed, poison, datetime.now(UTC))
+        if fetch_id:
+            fetch_store.set_entries(conn, fetch_id, seen=0, new=0, error_kind=poison.kind, error_message=message)
+        else:
+            fetch_store.record_fetch(conn, fetch_store.FetchRecord(
+                feed_id=feed_id, url=feed.url, outcome="error", error_kind=poison.kind, error_message=message))
+    return True
+
+
+def postpone(conn: psycopg.Connection, settings: Settings, feed_id: int, seconds: float) -> None:
+    """The feed's host asked everyone to wait (or stays busy): fetch it later, no error counted."""
+    with conn.transaction():
+        feed = feed_store.get_feed(conn, feed_id, lock=True)
+        if feed is not None:
+            _apply(conn, settings, feed, HostWait(seconds), datetime.now(UTC))
 
 
 def process_body(
@@ -102,32 +167,23 @@ def process_body(
     now = now or datetime.now(UTC)
     bhash = body_hash(body)
     try:
-        if len(body) > settings.max_feed_bytes:
-            raise TooLargeError(
-                f"feed body is {len(body)} bytes, over the limit of {settings.max_feed_bytes} "
-                "(raise WIREFEED_MAX_FEED_BYTES if this feed is genuine)")
-        feed = feed_store.get_feed(conn, feed_id)
-        conn.commit()
+        check_size(len(body), settings.max_feed_bytes, "feed body")
+        with conn.transaction():
+            feed = feed_store.get_feed(conn, feed_id)
         if feed is None:
             raise InputError(f"feed {feed_id} does not exist")
-        if not force and feed["body_hash"] == bhash and feed["last_success_at"] is not None:
+        if not force and feed.body_hash == bhash and feed.last_success_at is not None:
             with conn.transaction():
-                sched = next_fetch_at(
-                    now, poll_interval=int(feed["poll_interval"]), had_new_entries=False,
-                    hints=Hints(cache_max_age=cache_max_age),
-                    min_interval=settings.min_interval, max_interval=settings.max_interval,
-                )
-                feed_store.record_not_modified(conn, feed_id, next_fetch_at=sched.at, poll_interval=sched.interval)
+                locked = feed_store.get_feed(conn, feed_id, lock=True)
+                if locked is not None:
+                    _apply(conn, settings, locked, NotModified(by="hash", cache_max_age=cache_max_age), now)
                 if fetch_id:
                     fetch_store.set_entries(conn, fetch_id, seen=0, new=0, not_modified_by="hash")
             report.not_modified = True
             return report
         parsed = parse_feed(body, url, content_type)
     except InputError as err:
-        record_error(conn, settings, feed_id, err)
-        if fetch_id:
-            with conn.transaction():
-                fetch_store.set_entries(conn, fetch_id, seen=0, new=0, error_kind=err.kind, error_message=err.reason)
+        record_failure(conn, settings, feed_id, err, fetch_id=fetch_id)
         report.status, report.error, report.error_kind = "error", err.reason, err.kind
         return report
     finally:
@@ -138,8 +194,12 @@ def process_body(
     report.entries = len(parsed.entries)
     report.duplicates += len(parsed.entries) - len(keyed)
     with conn.transaction():
-        # Lock the feed row: two deliveries of the same feed's batch run one after the other.
+        # The feed row stays locked to the commit: two deliveries of one feed's batch run one after the
+        # other (the second finds every item known), and its new state is decided on what is stored.
         feed = feed_store.get_feed(conn, feed_id, lock=True)
+        if feed is None:
+            report.status, report.error, report.error_kind = "error", f"feed {feed_id} does not exist", "bad_input"
+            return report
         known = article_store.known_entries(conn, feed_id, [k for k, _ in keyed])
         changed: list[RawEntry] = []
         for key, raw in keyed:
@@ -148,10 +208,10 @@ def process_body(
                 report.duplicates += 1  # the same item re-fetched
             else:
                 changed.append(raw)
-        default_tz = (feed or {}).get("default_tz") or settings.default_timezone
+        default_tz = feed.default_tz or settings.default_timezone
         articles, skipped = normalize_entries(
             changed, parsed.meta, now, default_tz=default_tz, future_skew_seconds=settings.future_skew_seconds)
-        known_boilerplate = frozenset((feed or {}).get("boilerplate_keys") or ())
+        known_boilerplate = frozenset(feed.boilerplate_keys)
         learned = apply_learned_boilerplate(articles, known_boilerplate)
         if learned != known_boilerplate:
             feed_store.set_boilerplate_keys(conn, feed_id, learned)
@@ -162,8 +222,8 @@ def process_body(
             report.skip_kinds[kind] = report.skip_kinds.get(kind, 0) + 1
         batch = article_store.store_batch(conn, feed_id, articles, known)
         # From here on only statements whose results are not needed right away, but for the story lookups:
-        # pipeline mode sends them without waiting for each answer, which shortens the time the story
-        # claims are held and saves a round trip per statement.
+        # pipeline mode sends them without waiting for each answer, which shortens the time the batch's
+        # story claims are held and saves a round trip per statement.
         with conn.pipeline():
             # new and changed articles claim their story keys in one sorted pass (two passes could deadlock)
             links = assign_stories(conn, batch.new, changed=batch.changed)
@@ -172,15 +232,14 @@ def process_body(
             report.duplicates += batch.duplicates
             report.updated = batch.updated
             report.near_duplicates = sum(1 for aid, _ in batch.new if story_of.get(aid, aid) != aid)
-            sched = fetch_state.schedule_after_parse(settings, feed, parsed, len(batch.new), now, cache_max_age)
-            when, interval = sched.at, sched.interval
             if fetch_id:
                 fetch_store.set_entries(conn, fetch_id, seen=report.entries, new=report.new_articles)
-            feed_store.record_success(
-                conn, feed_id, next_fetch_at=when, poll_interval=interval, title=parsed.meta.title,
-                site_url=parsed.meta.site_url, language=parsed.meta.language, etag=etag,
-                last_modified=last_modified, body_hash=bhash, new_entries=len(batch.new),
-            )
+            meta = parsed.meta
+            _apply(conn, settings, feed, Processed(
+                new_entries=len(batch.new), published=_dates(parsed), ttl_minutes=meta.ttl_minutes,
+                update_period_minutes=meta.update_period_minutes, cache_max_age=cache_max_age,
+                title=meta.title, site_url=meta.site_url, language=meta.language,
+                etag=etag, last_modified=last_modified, body_hash=bhash), now)
             article_store.notify_new(conn, feed_id, [(aid, story_of.get(aid)) for aid, _ in batch.new])
     report.duration_s = round(time.perf_counter() - started, 4)
     return report
@@ -198,9 +257,7 @@ def ingest_file(conn: psycopg.Connection, settings: Settings, path: Path, *, for
         size = path.stat().st_size
         if not path.is_file():
             raise InputError(f"{path} is not a regular file")
-        if size > settings.max_feed_bytes:
-            raise TooLargeError(
-                f"file is {size} bytes, over WIREFEED_MAX_FEED_BYTES={settings.max_feed_bytes}")
+        check_size(size, settings.max_feed_bytes, f"file {path}")
         with path.open("rb") as fh:
             body = fh.read(settings.max_feed_bytes + 1)
     except FileNotFoundError:
@@ -211,19 +268,21 @@ def ingest_file(conn: psycopg.Connection, settings: Settings, path: Path, *, for
         return report
     except InputError as err:
         report.status, report.error, report.error_kind = "error", err.reason, err.kind
-        with conn.transaction():
-            feed_id = feed_store.add_feed(conn, url).feed_id
-        record_error(conn, settings, feed_id, err)
-        report.feed_id = feed_id
+        report.feed_id = _subscribe(conn, settings, url)
+        record_failure(conn, settings, report.feed_id, err)
         return report
-    with conn.transaction():
-        feed_id = feed_store.add_feed(conn, url).feed_id
+    feed_id = _subscribe(conn, settings, url)
     return process_body(conn, settings, feed_id, body, url=url, force=force, report=report)
+
+
+def _subscribe(conn: psycopg.Connection, settings: Settings, url: str) -> int:
+    with conn.transaction():
+        return feed_store.add_feed(conn, url, poll_interval=settings.default_interval).feed_id
 
 
 @dataclass(slots=True)
 class FetchStep:
-    """The fetch half of a refresh: either a body to process, or a finished report."""
+    """The fetch half of a refresh: a body to process, a wait for a busy host, or a finished report."""
 
     report: IngestReport
     body: bytes | None = None
@@ -233,48 +292,50 @@ class FetchStep:
     last_modified: str | None = None
     fetch_id: int | None = None  # the feed_fetches row, completed with entry counts by process_body
     cache_max_age: int | None = None
+    wait: float | None = None  # the host is busy: fetch again in this many seconds (nothing recorded)
 
 
 def fetch_step(conn: psycopg.Connection, settings: Settings, feed_id: int, *, politeness: Any = None) -> FetchStep:
     """Fetch a feed (conditional GET). Errors and "not modified" are recorded here and end the step.
 
-    Raises ``worker.fetch.politeness.HostBusy`` (nothing recorded) when the host has no free slot: retry later.
+    A host with no free slot (or asking every client to wait) ends it with ``wait`` set and nothing recorded:
+    the caller fetches again later (:func:`postpone` records a long wait on the feed).
     """
-    from worker.errors import FetchError
     from worker.fetch.http import fetch_feed_body
-    from worker.fetch.politeness import HostBusy
 
-    feed = feed_store.get_feed(conn, feed_id)
-    conn.commit()
+    with conn.transaction():
+        feed = feed_store.get_feed(conn, feed_id)
     if feed is None:
         return FetchStep(IngestReport(input=str(feed_id), status="error", error=f"feed {feed_id} does not exist",
                                       error_kind="not_found"))
-    report = IngestReport(input=feed["url"], feed_id=feed_id)
-    url = feed["url"]
+    report = IngestReport(input=feed.url, feed_id=feed_id)
+    url = feed.url
     if url.startswith("file://"):
         path = Path(url[len("file://"):])
         try:
             body = path.read_bytes()
         except OSError as exc:
-            err = InputError(f"cannot read {path}: {exc.strerror}", kind="io")
-            record_error(conn, settings, feed_id, err)
-            report.status, report.error, report.error_kind = "error", err.reason, err.kind
+            failure = TransientFailure("io", f"cannot read {path}: {exc.strerror}")
+            _fetch_failed(conn, settings, feed_id, failure, status=None, elapsed=0.0)
+            report.status, report.error, report.error_kind = "error", failure.message, failure.kind
             return FetchStep(report)
         return FetchStep(report, body=body, url=url)
     started = time.perf_counter()
     try:
         out = fetch_feed_body(
-            url, etag=feed["etag"], last_modified=feed["last_modified"],
-            previous_body_hash=feed["body_hash"], settings=settings, politeness=politeness,
+            url, etag=feed.etag, last_modified=feed.last_modified,
+            previous_body_hash=feed.body_hash, settings=settings, politeness=politeness,
         )
-    except HostBusy:
-        raise
+    except HostBusy as busy:
+        report.status, report.error = "postponed", busy.reason
+        return FetchStep(report, wait=busy.retry_after)
     except FetchError as err:
-        fetch_state.fetch_failed(conn, settings, feed, err, time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        _fetch_failed(conn, settings, feed_id, fetch_failure(err), status=err.status, elapsed=elapsed)
         report.status, report.error, report.error_kind = "error", err.reason, err.kind
-        report.duration_s = round(time.perf_counter() - started, 4)
+        report.duration_s = round(elapsed, 4)
         return FetchStep(report)
-    fetch_id = fetch_state.fetch_succeeded(conn, settings, feed, out)
+    fetch_id = _fetch_answered(conn, settings, feed_id, out)
     if out.outcome == "not_modified" or out.body is None:
         report.not_modified = True
         report.duration_s = round(time.perf_counter() - started, 4)
@@ -284,9 +345,48 @@ def fetch_step(conn: psycopg.Connection, settings: Settings, feed_id: int, *, po
                      cache_max_age=out.cache_max_age)
 
 
+def _fetch_failed(conn: psycopg.Connection, settings: Settings, feed_id: int,
+                  failure: Failure, *, status: int | None, elapsed: float) -> None:
+    """A fetch that got no body: its history row, and what the failure does to the feed."""
+    with conn.transaction():
+        feed = feed_store.get_feed(conn, feed_id, lock=True)
+        if feed is None:
+            return
+        fetch_store.record_fetch(conn, fetch_store.FetchRecord(
+            feed_id=feed_id, url=feed.url, outcome="error", status=status, duration_ms=round(elapsed * 1000),
+            error_kind=failure.kind, error_message=failure.message))
+        _apply(conn, settings, feed, failure, datetime.now(UTC))
+
+
+def _fetch_answered(conn: psycopg.Connection, settings: Settings, feed_id: int, out: FetchOutcome) -> int:
+    """A fetch that got an answer (a new body or not modified): its history row, a 301/308 move, and for a
+    not-modified answer the next schedule. Returns the history row id (completed after processing)."""
+    with conn.transaction():
+        feed = feed_store.get_feed(conn, feed_id, lock=True)
+        if feed is None:
+            return 0
+        moved = None
+        if out.permanent_redirect_to:
+            to = out.permanent_redirect_to
+            moved = Moved(to, taken_by=feed_store.feed_with_url(conn, to, other_than=feed_id))
+        outcome: Outcome = Fetched(moved)
+        if out.outcome == "not_modified":
+            outcome = NotModified(by=out.not_modified_by or "304", etag=out.etag, last_modified=out.last_modified,
+                                  cache_max_age=out.cache_max_age, retry_after=out.retry_after, moved=moved)
+        _apply(conn, settings, feed, outcome, datetime.now(UTC))
+        return fetch_store.record_fetch(conn, fetch_store.FetchRecord(
+            feed_id=feed_id, url=feed.url, final_url=out.final_url, outcome=out.outcome, status=out.status,
+            not_modified_by=out.not_modified_by, bytes=out.bytes_read, duration_ms=round(out.elapsed * 1000),
+        ))
+
+
 def refresh_feed(conn: psycopg.Connection, settings: Settings, feed_id: int, *, politeness: Any = None) -> IngestReport:
-    """Fetch and process one feed in this process (``wirefeed fetch --sync``, ``wirefeed ingest URL``)."""
+    """Fetch and process one feed in this process (``wirefeed fetch --sync``, ``wirefeed ingest URL``).
+    A busy host postpones the feed (status ``postponed``)."""
     step = fetch_step(conn, settings, feed_id, politeness=politeness)
+    if step.wait is not None:
+        postpone(conn, settings, feed_id, step.wait)
+        return step.report
     if step.body is None:
         return step.report
     return process_body(conn, settings, feed_id, step.body, url=step.url, content_type=step.content_type,
@@ -295,8 +395,39 @@ def refresh_feed(conn: psycopg.Connection, settings: Settings, feed_id: int, *, 
 
 
 def ingest_url(conn: psycopg.Connection, settings: Settings, url: str) -> IngestReport:
-    with conn.transaction():
-        feed_id = feed_store.add_feed(conn, url).feed_id
+    feed_id = _subscribe(conn, settings, url)
     report = refresh_feed(conn, settings, feed_id)
     report.input = url
     return report
+
+
+# --- maintenance: the scheduler's claim and the daily prunes ---------------------------------------------
+
+
+def claim_due_feeds(conn: psycopg.Connection, settings: Settings) -> list[int]:
+    """Claim the feeds that are due (SKIP LOCKED: several schedulers never claim one feed twice); the claim
+    commits before any message about them is sent."""
+    with conn.transaction():
+        return feed_store.claim_due(conn, limit=settings.schedule_batch, claim_seconds=settings.claim_timeout)
+
+
+def prune_fetch_history(conn: psycopg.Connection, settings: Settings) -> int:
+    """Drop fetch history older than WIREFEED_FETCH_HISTORY_DAYS (each feed keeps its newest 20 rows)."""
+    cutoff = datetime.now(UTC) - timedelta(days=settings.fetch_history_days)
+    with conn.transaction():
+        return fetch_store.prune_fetches(conn, older_than=cutoff)
+
+
+def prune_story_index(conn: psycopg.Connection, max_rounds: int = 100) -> int:
+    """Drop near-duplicate index rows (``article_bands``) left by deleted articles, 10,000 rows per
+    transaction, at most ``max_rounds`` transactions. Returns the rows removed."""
+    from worker.store.stories import prune_bands
+
+    removed = 0
+    for _ in range(max_rounds):
+        with conn.transaction():
+            n = prune_bands(conn)
+        removed += n
+        if n < 10_000:
+            break
+    return removed

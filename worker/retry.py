@@ -16,6 +16,8 @@ never by message text:
                 refuses (22xxx, 23xxx, 54xxx), a soft time limit     attempts it is poison: record on the
                                                                      feed (kind "internal"), stop retrying
 
+The numbers are settings (``WIREFEED_RETRY_*``, ``WIREFEED_POISON_ATTEMPTS``): :meth:`Policy.from_settings`.
+
 "drop" never records anything because the thing that failed is usually the database the record would
 go to; the PostgreSQL-held claim (``feeds.claimed_until``) brings the feed back once it expires.
 """
@@ -23,10 +25,13 @@ go to; the PostgreSQL-held claim (``feeds.claimed_until``) brings the feed back 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import psycopg
 
 from worker.errors import FetchError, InputError
+from worker.feed_state.schedule import backoff
+from worker.settings import Settings
 
 __all__ = ["Decision", "Policy", "backoff", "classify", "decide", "describe"]
 
@@ -36,21 +41,31 @@ _TRANSIENT_SQLSTATES = frozenset({"55P03", "57014", "55006"})  # lock not availa
 _CONFLICT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock detected
 
 
+Kind = Literal["bad_input", "conflict", "database", "broker", "internal"]
+Action = Literal["retry", "record", "poison", "drop"]
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
-    max_transient: int = 10  # attempts while PostgreSQL or Redis is unreachable (≈ 17 min with the caps)
-    max_conflict: int = 10  # serialization failures / deadlocks
-    max_internal: int = 3  # the same feed failing unexpectedly this many times is poison
-    base: float = 2.0  # seconds before the 2nd attempt; doubles each time
-    cap: float = 120.0  # longest wait between attempts (a waiting retry holds its message unacked)
-    conflict_base: float = 0.2
-    conflict_cap: float = 5.0
+    max_transient: int  # attempts while PostgreSQL or Redis is unreachable (≈ 17 min with the defaults)
+    max_conflict: int  # serialization failures / deadlocks
+    max_internal: int  # the same feed failing unexpectedly this many times is poison
+    base: float  # seconds before the 2nd attempt; doubles each time
+    cap: float  # longest wait between attempts (a waiting retry holds its message unacked)
+    conflict_base: float
+    conflict_cap: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Policy:
+        return cls(max_transient=settings.retry_max_transient, max_conflict=settings.retry_max_conflict,
+                   max_internal=settings.poison_attempts, base=settings.retry_base, cap=settings.retry_cap,
+                   conflict_base=settings.retry_conflict_base, conflict_cap=settings.retry_conflict_cap)
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    action: str  # "retry" | "record" (bad input) | "poison" (record as internal, stop) | "drop"
-    kind: str  # bad_input | conflict | database | broker | internal
+    action: Action  # record: bad input, on the feed; poison: recorded as internal, no more retries
+    kind: Kind
     countdown: float = 0.0  # seconds before the retry (action "retry" only)
 
 
@@ -67,7 +82,7 @@ def _is_broker_error(exc: BaseException) -> bool:
     return isinstance(exc, KombuOperationalError | RedisConnectionError | RedisTimeoutError)
 
 
-def classify(exc: BaseException) -> str:
+def classify(exc: BaseException) -> Kind:
     """The kind of a failure (see the module table)."""
     if isinstance(exc, InputError | FetchError):
         return "bad_input"
@@ -86,14 +101,7 @@ def classify(exc: BaseException) -> str:
     return "internal"
 
 
-def backoff(attempt: int, *, base: float, cap: float, rand: float) -> float:
-    """Seconds before attempt ``attempt + 1`` (``attempt`` ≥ 1 just failed): exponential, capped, with
-    the upper half jittered (``rand`` in [0, 1), drawn by the caller so this stays pure)."""
-    step = min(cap, base * 2 ** max(0, min(attempt, 32) - 1))
-    return round(step / 2 + rand * step / 2, 3)
-
-
-def decide(exc: BaseException, attempt: int, policy: Policy = Policy(), rand: float = 0.5) -> Decision:
+def decide(exc: BaseException, attempt: int, policy: Policy, rand: float = 0.5) -> Decision:
     """What a task does after ``exc`` ended its ``attempt``-th attempt (1 = the first)."""
     kind = classify(exc)
     if kind == "bad_input":

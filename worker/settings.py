@@ -29,24 +29,50 @@ class Settings(BaseSettings):
     read_timeout: float = Field(30.0, alias="WIREFEED_READ_TIMEOUT", gt=0)
     fetch_deadline: float = Field(60.0, alias="WIREFEED_FETCH_DEADLINE", gt=0)
     contact_url: str = Field("https://github.com/wirefeed/wirefeed", alias="WIREFEED_CONTACT_URL")
+    host_max_in_flight: int = Field(2, alias="WIREFEED_HOST_MAX_IN_FLIGHT", gt=0)
+    host_min_gap: float = Field(1.0, alias="WIREFEED_HOST_MIN_GAP_SECONDS", ge=0)
+    # A fetch task whose host is busy comes back after the wait (up to this long, this many times);
+    # a longer wait, or one more, moves the feed's next fetch instead and ends the task.
+    host_busy_wait_max: float = Field(60.0, alias="WIREFEED_HOST_BUSY_WAIT_MAX_SECONDS", gt=0)
+    host_busy_waits: int = Field(8, alias="WIREFEED_HOST_BUSY_WAITS", ge=0)
+    sync_host_wait: float = Field(30.0, alias="WIREFEED_SYNC_HOST_WAIT_SECONDS", ge=0)  # `fetch --sync` sleeps
 
-    # scheduling
+    # scheduling, backoff and disabling (worker.feed_state.decide)
     min_interval: int = Field(300, alias="WIREFEED_MIN_INTERVAL_SECONDS", gt=0)
     max_interval: int = Field(86400, alias="WIREFEED_MAX_INTERVAL_SECONDS", gt=0)
     default_interval: int = Field(1800, alias="WIREFEED_DEFAULT_INTERVAL_SECONDS", gt=0)
+    backoff_base: float = Field(120.0, alias="WIREFEED_BACKOFF_BASE_SECONDS", gt=0)
+    disable_after_errors: int = Field(20, alias="WIREFEED_DISABLE_AFTER_ERRORS", gt=0)
+    disable_after_days: float = Field(3.0, alias="WIREFEED_DISABLE_AFTER_DAYS", ge=0)
     claim_timeout: int = Field(600, alias="WIREFEED_CLAIM_TIMEOUT_SECONDS", gt=0)
     schedule_every: float = Field(30.0, alias="WIREFEED_SCHEDULE_EVERY_SECONDS", gt=0)
     schedule_batch: int = Field(500, alias="WIREFEED_SCHEDULE_BATCH", gt=0)
-    disable_after_errors: int = Field(20, alias="WIREFEED_DISABLE_AFTER_ERRORS", gt=0)
-    host_max_in_flight: int = Field(2, alias="WIREFEED_HOST_MAX_IN_FLIGHT", gt=0)
-    host_min_gap: float = Field(1.0, alias="WIREFEED_HOST_MIN_GAP_SECONDS", ge=0)
     fetch_history_days: int = Field(30, alias="WIREFEED_FETCH_HISTORY_DAYS", gt=0)
 
-    # delivery (issue 6): time limits per task, broker visibility timeout, poison threshold
+    # delivery: time limits per task, broker visibility timeout, worker recycling
     task_soft_time_limit: int = Field(300, alias="WIREFEED_TASK_SOFT_TIME_LIMIT_SECONDS", ge=0)  # 0: none
     task_time_limit: int = Field(360, alias="WIREFEED_TASK_TIME_LIMIT_SECONDS", gt=0)
     visibility_timeout: int = Field(900, alias="WIREFEED_VISIBILITY_TIMEOUT_SECONDS", gt=0)
+    worker_max_tasks_per_child: int = Field(2000, alias="WIREFEED_WORKER_MAX_TASKS_PER_CHILD", gt=0)
+    worker_max_memory_per_child: int = Field(600_000, alias="WIREFEED_WORKER_MAX_MEMORY_PER_CHILD_KB", gt=0)
+
+    # task retries (worker.retry.Policy): attempts and backoff per kind of failure
     poison_attempts: int = Field(3, alias="WIREFEED_POISON_ATTEMPTS", gt=0)
+    retry_max_transient: int = Field(10, alias="WIREFEED_RETRY_MAX_TRANSIENT", gt=0)
+    retry_max_conflict: int = Field(10, alias="WIREFEED_RETRY_MAX_CONFLICT", gt=0)
+    retry_base: float = Field(2.0, alias="WIREFEED_RETRY_BASE_SECONDS", gt=0)
+    retry_cap: float = Field(120.0, alias="WIREFEED_RETRY_CAP_SECONDS", gt=0)
+    retry_conflict_base: float = Field(0.2, alias="WIREFEED_RETRY_CONFLICT_BASE_SECONDS", gt=0)
+    retry_conflict_cap: float = Field(5.0, alias="WIREFEED_RETRY_CONFLICT_CAP_SECONDS", gt=0)
+
+    # PostgreSQL sessions: a runaway statement or lock wait never holds a worker for long
+    db_statement_timeout: float = Field(120.0, alias="WIREFEED_DB_STATEMENT_TIMEOUT_SECONDS", gt=0)
+    db_lock_timeout: float = Field(30.0, alias="WIREFEED_DB_LOCK_TIMEOUT_SECONDS", gt=0)
+    db_idle_in_transaction_timeout: float = Field(
+        300.0, alias="WIREFEED_DB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", gt=0)
+    db_connect_timeout: int = Field(10, alias="WIREFEED_DB_CONNECT_TIMEOUT_SECONDS", gt=0)
+    db_pool_size: int = Field(8, alias="WIREFEED_DB_POOL_SIZE", gt=0)  # connections per worker process
+    db_pool_timeout: float = Field(15.0, alias="WIREFEED_DB_POOL_TIMEOUT_SECONDS", gt=0)
 
     # normalisation
     default_timezone: str = Field("UTC", alias="WIREFEED_DEFAULT_TIMEZONE")
@@ -92,4 +118,10 @@ def load_settings() -> Settings:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """The process's settings, read on first use (never at import)."""
     return load_settings()
+
+
+def defaults() -> Settings:
+    """Every knob at its documented default, without reading the environment."""
+    return Settings.model_construct()

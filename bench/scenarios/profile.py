@@ -29,7 +29,7 @@ _STAGES = (
     ("pipeline", "normalize_entries"),
     ("pipeline.article_store", "store_batch"),
     ("pipeline", "assign_stories"),
-    ("pipeline.feed_store", "record_success"),
+    ("pipeline.feed_store", "apply_update"),
     ("pipeline.article_store", "notify_new"),
 )
 

@@ -8,28 +8,28 @@ import pytest
 from worker.retry import classify
 
 
-def test_pooled_sessions_have_statement_lock_and_idle_timeouts(db_url) -> None:
+def test_pooled_sessions_have_statement_lock_and_idle_timeouts(settings) -> None:
     from worker.store.db import pooled
 
-    with pooled(db_url) as c:
+    with pooled(settings) as c:
         got = c.execute("SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), "
                         "current_setting('idle_in_transaction_session_timeout'), current_setting('jit'), "
                         "current_setting('plan_cache_mode')").fetchone()
     assert got == ("2min", "30s", "5min", "off", "force_custom_plan")
 
 
-def test_pool_replaces_a_connection_the_server_killed(db_url) -> None:
+def test_pool_replaces_a_connection_the_server_killed(db_url, settings) -> None:
     """What a PostgreSQL restart does to every pooled connection, done to one: the next checkout works."""
     from worker.store.db import pool, pooled
 
-    p = pool(db_url)
+    p = pool(settings)
     p.wait(timeout=10)
-    with pooled(db_url) as c:
+    with pooled(settings) as c:
         victim = c.execute("SELECT pg_backend_pid()").fetchone()[0]
     with psycopg.connect(db_url, autocommit=True) as admin:
         assert admin.execute("SELECT pg_terminate_backend(%s)", (victim,)).fetchone()[0]
     for _ in range(3):  # each checkout is health-checked: the dead one is never handed out
-        with pooled(db_url) as c:
+        with pooled(settings) as c:
             assert c.execute("SELECT pg_backend_pid()").fetchone()[0] != victim
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+
+from worker.feed_state.model import Feed
 
 T = TypeVar("T")
 
@@ -49,18 +51,18 @@ def progress(items: Iterable[T], label: str, *, enabled: bool = True, total: int
             bar.advance(task)
 
 
-def feeds_table(rows: Iterable[dict[str, Any]]) -> None:
+def feeds_table(rows: Iterable[Feed]) -> None:
     table = Table(title="feeds", show_lines=False)
     for col in ("id", "state", "title / url", "last fetch", "next fetch", "errors", "reason"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        if r["disabled_at"]:
-            state, reason = "[red]disabled[/red]", r["disabled_reason"] or ""
-        elif r["error_count"]:
-            state, reason = "[yellow]failing[/yellow]", r["last_error"] or ""
+        if r.disabled_at:
+            state, reason = "[red]disabled[/red]", r.disabled_reason or ""
+        elif r.error_count:
+            state, reason = "[yellow]failing[/yellow]", r.last_error or ""
         else:
             state, reason = "[green]ok[/green]", ""
-        name = f"{r['title'] or ''}\n[dim]{r['url']}[/dim]" if r["title"] else r["url"]
-        table.add_row(str(r["id"]), state, name, _ago(r["last_fetched_at"]),
-                      "-" if r["disabled_at"] else _ago(r["next_fetch_at"]), str(r["error_count"]), reason)
+        name = f"{r.title or ''}\n[dim]{r.url}[/dim]" if r.title else r.url
+        table.add_row(str(r.id), state, name, _ago(r.last_fetched_at),
+                      "-" if r.disabled_at else _ago(r.next_fetch_at), str(r.error_count), reason)
     Console().print(table)

@@ -33,8 +33,8 @@ def _connect(settings: Settings):
 def _require_schema(conn) -> None:
     from worker.migrations import pending
 
-    missing = pending(conn)
-    conn.commit()
+    with conn.transaction():
+        missing = pending(conn)
     if missing:
         raise ConfigError(
             f"the database schema is not current ({len(missing)} migration(s) pending, first "
@@ -75,8 +75,8 @@ def cmd_feeds_add(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     with _connect(settings) as conn:
         _require_schema(conn)
-        known = feed_store.find_feed_id(conn, url)
-        conn.commit()
+        with conn.transaction():
+            known = feed_store.find_feed_id(conn, url)
         if known is None and not args.no_discover:
             from worker.fetch.discover import resolve_subscription
 
@@ -86,7 +86,8 @@ def cmd_feeds_add(args: argparse.Namespace, settings: Settings) -> int:
             elif sub.note:
                 print(f"note: {sub.note}", file=sys.stderr)
             url = sub.url
-        res = feed_store.add_feed(conn, url, args.name)
+        with conn.transaction():
+            res = feed_store.add_feed(conn, url, args.name, poll_interval=settings.default_interval)
     print(f"{'added' if res.created else 'already subscribed'}: feed {res.feed_id} {url}")
     return 0
 
@@ -165,8 +166,8 @@ def cmd_reindex_stories(args: argparse.Namespace, settings: Settings) -> int:
 
     with _connect(settings) as conn:
         _require_schema(conn)
-        todo = count_stale(conn, everything=args.all)
-        conn.commit()
+        with conn.transaction():
+            todo = count_stale(conn, everything=args.all)
         if not todo:
             print("nothing to re-index: every article has a current fingerprint (--all re-indexes them anyway)")
             return 0
@@ -196,10 +197,11 @@ def cmd_feeds_import(args: argparse.Namespace, settings: Settings) -> int:
     added = existing = 0
     with _connect(settings) as conn:
         _require_schema(conn)
-        for o in outlines:
-            res = feed_store.add_feed(conn, o.url, o.title)
-            added += res.created
-            existing += not res.created
+        with conn.transaction():
+            for o in outlines:
+                res = feed_store.add_feed(conn, o.url, o.title, poll_interval=settings.default_interval)
+                added += res.created
+                existing += not res.created
     print(f"imported {len(outlines)} feeds from {args.file}: {added} new, {existing} already subscribed")
     return 0
 
@@ -213,7 +215,7 @@ def cmd_feeds_list(args: argparse.Namespace, settings: Settings) -> int:
     cols = ["id", "url", "title", "last_fetched_at", "next_fetch_at", "error_count", "last_error",
             "disabled_at", "disabled_reason"]
     if args.json:
-        _print_json([{c: r[c] for c in cols} for r in rows])
+        _print_json([{c: getattr(r, c) for c in cols} for r in rows])
         return 0
     from worker.cli.console import feeds_table
 
@@ -311,28 +313,25 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
             print("nothing to fetch (no feed due, or every named feed is claimed by a running fetch)")
             return 0
         if not args.sync:
-            from worker.tasks import fetch_feed
+            from worker.app import make_app
 
+            app = make_app(settings)  # by task name: the command line never imports the tasks
             for feed_id in ids:
-                fetch_feed.delay(feed_id)
+                app.send_task("wirefeed.fetch_feed", args=(feed_id,))
             print(f"enqueued {len(ids)} feed(s) to the workers: {', '.join(map(str, ids))}")
             return 0
-        from worker.fetch.politeness import HostBusy, HostPoliteness
-        from worker.fetch_state import postpone
+        from worker.fetch.politeness import HostPoliteness
 
-        polite = HostPoliteness.from_settings(settings, max_wait=30.0)  # shared with running workers
+        # shared with running workers; a host still busy after the wait postpones its feed
+        polite = HostPoliteness.from_settings(settings, max_wait=settings.sync_host_wait)
         failed = 0
         for feed_id in progress(ids, "fetching", enabled=True):
             def step(c: Any, feed_id: int = feed_id) -> Any:
-                try:
-                    return pipeline.refresh_feed(c, settings, feed_id, politeness=polite)
-                except HostBusy as busy:
-                    postpone(c, feed_id, busy.retry_after or 60.0)
-                    return busy
+                return pipeline.refresh_feed(c, settings, feed_id, politeness=polite)
 
             rep = _isolated(session, f"feed {feed_id}", step)
-            if isinstance(rep, HostBusy):
-                print(f"feed {feed_id}: postponed, {rep.reason}")
+            if rep.status == "postponed":
+                print(f"feed {feed_id}: postponed, {rep.error}")
                 continue
             _print_fetch(feed_id, rep)
             failed += rep.status != "ok"

@@ -8,6 +8,7 @@ or not at all (``worker.pipeline``), so running it again after a failure cannot 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import sys
 import time
@@ -24,14 +25,18 @@ from worker.store.db import connect
 
 T = TypeVar("T")
 
-# About a minute of waiting in all (1 + 2 + 4 + 8 + 16 + 32 s, the upper halves jittered), then give up.
-POLICY = retry.Policy(max_transient=7, max_conflict=10, base=2.0, cap=32.0)
+
+
+def cli_policy(settings: Settings) -> retry.Policy:
+    """The workers' policy, but a person is waiting: about a minute in all (1 + 2 + 4 + 8 + 16 + 32 s, the
+    upper halves jittered), then give up."""
+    return dataclasses.replace(retry.Policy.from_settings(settings), max_transient=7, base=2.0, cap=32.0)
 
 
 def connect_or_explain(settings: Settings) -> psycopg.Connection:
     """A connection, or a :class:`ConfigError` that says what to check."""
     try:
-        return connect(settings.database_url)
+        return connect(settings.database_url, settings=settings)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
         raise ConfigError(
@@ -44,10 +49,10 @@ class Session:
     """Runs steps on one connection; a step that fails because the database is briefly unavailable (or
     on a deadlock) is retried on a fresh connection after a backoff, announced on stderr."""
 
-    def __init__(self, settings: Settings, *, policy: retry.Policy = POLICY,
+    def __init__(self, settings: Settings, *, policy: retry.Policy | None = None,
                  sleep: Callable[[float], Any] = time.sleep) -> None:
         self.settings = settings
-        self.policy = policy
+        self.policy = policy or cli_policy(settings)
         self._sleep = sleep
         self.conn: psycopg.Connection = connect_or_explain(settings)
         self.retries = 0
@@ -72,7 +77,7 @@ class Session:
         self.close()
         # still down: the next attempt fails on the closed connection and waits again
         with contextlib.suppress(psycopg.OperationalError):
-            self.conn = connect(self.settings.database_url)
+            self.conn = connect(self.settings.database_url, settings=self.settings)
 
     def close(self) -> None:
         with contextlib.suppress(psycopg.Error):

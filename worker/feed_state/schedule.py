@@ -6,8 +6,9 @@
 - Publisher hints (RSS ``ttl``, ``sy:updatePeriod``/``sy:updateFrequency``, ``Cache-Control: max-age``,
   ``Retry-After``) only ever make the wait longer, never shorter.
 - Failure: exponential backoff with "equal jitter" (between half and all of the step), capped; a server's
-  Retry-After is honoured up to a week.
-- Disable: at once on 410 Gone; otherwise only after a long run of hard failures that also spans days.
+  Retry-After is honoured up to a week (:func:`backoff`, shared with the task retry policy).
+
+What each outcome does to a feed, disabling included, is decided in :mod:`worker.feed_state.decide`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ RETRY_AFTER_CAP = 7 * 86400.0  # a server asking for more than a week is probabl
 GROWTH_WHEN_UNCHANGED = 1.25
 SHRINK_WHEN_NEW = 0.75
 RECENT_ENTRIES = 10
-DISABLE_MIN_FAILING = timedelta(days=3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,41 +111,21 @@ def next_fetch_at(
 
 
 def backoff(
-    error_count: int,
+    failures: int,
     *,
-    base: float = 120.0,
-    cap: float = 86400.0,
+    base: float,
+    cap: float,
+    rand: float,
     retry_after: float | None = None,
-    rand: Callable[[], float] = random.random,
 ) -> float:
-    """Seconds to wait after the ``error_count``-th consecutive failure (1 = first)."""
-    step = min(cap, base * 2 ** max(0, min(error_count, 64) - 1))
-    delay = step / 2 + rand() * step / 2
+    """Seconds to wait after the ``failures``-th failure in a row (1 = the first): the step doubles from
+    ``base`` up to ``cap``, and the wait is its upper half jittered ("equal jitter": ``rand`` in [0, 1),
+    drawn by the caller so this stays pure). A server's Retry-After wins when longer, up to a week.
+
+    The one backoff: a feed's next fetch after a failure, and a task's next attempt (worker.retry).
+    """
+    step = min(cap, base * 2 ** max(0, min(failures, 64) - 1))
+    delay = step / 2 + rand * step / 2
     if retry_after is not None:
         delay = max(delay, min(retry_after, RETRY_AFTER_CAP))
-    return delay
-
-
-def disable_reason(
-    *,
-    kind: str,
-    permanent: bool,
-    message: str,
-    hard_error_count: int,
-    threshold: int,
-    now: datetime,
-    last_success_at: datetime | None,
-    failing_since: datetime | None,
-) -> str | None:
-    """Why the feed should be disabled now, or None to keep trying.
-
-    ``hard_error_count`` counts consecutive permanent failures including this one.
-    """
-    if kind == "http_410":
-        return f"gone (HTTP 410): {message}"
-    if not permanent or hard_error_count < threshold:
-        return None
-    since = last_success_at or failing_since
-    if since is not None and now - since < DISABLE_MIN_FAILING:
-        return None
-    return f"{hard_error_count} hard failures in a row ({kind}); last: {message}"
+    return round(delay, 3)

@@ -30,7 +30,7 @@ import httpcore
 import httpx
 import xxhash
 
-from worker.errors import NEVER_SWALLOW, FetchError, PermanentFetchError, TransientFetchError
+from worker.errors import NEVER_SWALLOW, FetchError, PermanentFetchError, TransientFetchError, over_size_limit
 from worker.fetch.ssrf import VettedBackend, check_scheme
 from worker.settings import Settings
 
@@ -127,21 +127,28 @@ def classify_status(status: int, url: str, headers: dict[str, str]) -> None:
     kind = f"http_{status}"
     retry_after = parse_retry_after(headers.get("retry-after"))
     if status == 410:
-        raise PermanentFetchError(f"{head}: the publisher removed this feed; find its new URL", kind=kind)
+        raise PermanentFetchError(f"{head}: the publisher removed this feed; find its new URL", kind=kind,
+                                  status=status)
     if status in (401, 407):
-        raise PermanentFetchError(f"{head}: the feed needs credentials, which wirefeed does not send", kind=kind)
+        raise PermanentFetchError(f"{head}: the feed needs credentials, which wirefeed does not send", kind=kind,
+                                  status=status)
     if status == 403:
-        raise PermanentFetchError(f"{head}: the server refuses wirefeed (blocked agent or IP?)", kind=kind)
+        raise PermanentFetchError(f"{head}: the server refuses wirefeed (blocked agent or IP?)", kind=kind,
+                                  status=status)
     if status in (429, 503):
         wait = f"retrying after {retry_after:.0f} s as asked" if retry_after is not None else "backing off"
-        raise TransientFetchError(f"{head}: rate limited or overloaded, {wait}", kind=kind, retry_after=retry_after)
+        raise TransientFetchError(f"{head}: rate limited or overloaded, {wait}", kind=kind, status=status,
+                                  retry_after=retry_after)
     if status == 404:
-        raise TransientFetchError(f"{head}: the feed URL may have moved; check it, retrying with backoff", kind=kind)
+        raise TransientFetchError(f"{head}: the feed URL may have moved; check it, retrying with backoff", kind=kind,
+                                  status=status)
     if status == 408 or status >= 500:
-        raise TransientFetchError(f"{head}: server-side error, retrying with backoff", kind=kind)
+        raise TransientFetchError(f"{head}: server-side error, retrying with backoff", kind=kind, status=status)
     if 300 <= status < 400:
-        raise TransientFetchError(f"{head}: redirect without a usable Location header", kind="bad_redirect")
-    raise PermanentFetchError(f"{head}: the server rejects the request; check the feed URL", kind=kind)
+        raise TransientFetchError(f"{head}: redirect without a usable Location header", kind="bad_redirect",
+                                  status=status)
+    raise PermanentFetchError(f"{head}: the server rejects the request; check the feed URL", kind=kind,
+                              status=status)
 
 
 def classify_transport_error(exc: Exception, url: str, settings: Settings, deadline_hit: bool) -> FetchError:
@@ -209,11 +216,7 @@ class BoundedDecoder:
             return
         self.size += len(data)
         if self.size > self.limit:
-            raise PermanentFetchError(
-                f"feed at {self.url} is larger than {self.limit} bytes after decompression "
-                "(WIREFEED_MAX_FEED_BYTES); stopped reading",
-                kind="too_large",
-            )
+            raise PermanentFetchError(over_size_limit(f"feed at {self.url}", self.limit), kind="too_large")
         self.parts.append(data)
 
     def feed(self, data: bytes) -> None:
@@ -387,10 +390,8 @@ def _read_body(
     encoding = headers.get("content-encoding")
     declared = headers.get("content-length", "")
     if (encoding in (None, "", "identity")) and declared.isdigit() and int(declared) > limit:
-        raise PermanentFetchError(
-            f"feed at {url} declares {declared} bytes, over the {limit} byte limit (WIREFEED_MAX_FEED_BYTES)",
-            kind="too_large",
-        )
+        raise PermanentFetchError(over_size_limit(f"feed at {url}", limit, size=int(declared), declared=True),
+                                  kind="too_large")
     decoder = BoundedDecoder(encoding, limit, url)
     wire = 0
     for chunk in response.iter_raw(CHUNK):

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 
 import redis
 
-from worker.errors import TransientFetchError
+from worker.errors import HostBusy
 from worker.settings import Settings
+
+__all__ = ["HostBusy", "HostPoliteness"]
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +58,6 @@ local ms = tonumber(ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ms then redis.call('SET', KEYS[1], '1', 'PX', ms) end
 return redis.call('PTTL', KEYS[1])
 """
-
-
-class HostBusy(TransientFetchError):
-    """The host has no free slot, or asked everyone to wait. Not a failure of the feed: retry later."""
-
-    kind = "host_busy"
 
 
 @dataclass

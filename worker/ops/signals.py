@@ -1,12 +1,12 @@
-"""Celery signal handlers: logging set-up, per-task log context, the metrics endpoint, beat's heartbeat.
+"""Celery signal handlers: logging set-up, the metrics endpoint, beat's heartbeat.
 
-Imported by ``worker.tasks`` (so every worker and beat process has them connected before it starts).
+Imported by ``worker.tasks.base`` (so every worker and beat process has them connected before it starts).
+The per-task log context (``task_id``, ``task``, ``feed_id``) is bound by the base task itself.
 
 - worker_init (worker main process): structured logs, then ``worker.ops.metrics.setup_worker`` (multiprocess
   directory + HTTP endpoint on ``WIREFEED_METRICS_PORT``) before the pool forks; a worker that consumes the
   process queue also loads the language model there, so the prefork children share one copy of it.
 - worker_process_init / worker_process_shutdown (prefork children): fresh metric objects / dead-child files.
-- task_prerun / task_postrun: bind ``task_id``, ``task`` and ``feed_id`` into the log context, then clear it.
 - beat_init and after_task_publish of ``wirefeed.schedule_due_feeds`` in the beat process: write beat's
   heartbeat (a Redis key, ``worker.ops.status.BEAT_HEARTBEAT_KEY``) that ``wirefeed health --beat`` checks.
 """
@@ -17,9 +17,9 @@ import contextlib
 import sys
 from typing import Any
 
-import structlog
 from celery import signals
 
+from worker import queues
 from worker.ops import metrics
 from worker.ops.logs import configure, get_logger
 from worker.settings import get_settings
@@ -36,10 +36,8 @@ def _configure_logs() -> None:
 
 def consumes_process_queue(worker: Any) -> bool:
     """Whether a worker (the ``worker_init`` sender) takes messages from the process queue."""
-    from worker.app import PROCESS_QUEUE
-
     try:
-        return PROCESS_QUEUE in worker.app.amqp.queues.consume_from
+        return queues.PROCESS in worker.app.amqp.queues.consume_from
     except AttributeError:
         return True  # not a worker we can inspect: warming is harmless
 
@@ -74,30 +72,6 @@ def _on_child_shutdown(pid: int | None = None, **_: Any) -> None:
 @signals.worker_shutdown.connect
 def _on_worker_shutdown(**_: Any) -> None:
     metrics.shutdown()
-
-
-def feed_id_of(args: Any, kwargs: Any) -> int | None:
-    """The feed a task is about: ``feed_id=`` or the first positional argument of the feed tasks."""
-    if kwargs and "feed_id" in kwargs:
-        return kwargs["feed_id"]
-    if args and isinstance(args[0], int) and not isinstance(args[0], bool):
-        return args[0]
-    return None
-
-
-@signals.task_prerun.connect
-def _bind_task(task_id: str | None = None, task: Any = None, args: Any = None, kwargs: Any = None,
-               **_: Any) -> None:
-    structlog.contextvars.clear_contextvars()
-    ctx: dict[str, Any] = {"task_id": task_id, "task": getattr(task, "name", None)}
-    if getattr(task, "name", "") in ("wirefeed.fetch_feed", "wirefeed.process_feed"):
-        ctx["feed_id"] = feed_id_of(args, kwargs)
-    structlog.contextvars.bind_contextvars(**ctx)
-
-
-@signals.task_postrun.connect
-def _unbind_task(**_: Any) -> None:
-    structlog.contextvars.clear_contextvars()
 
 
 def _heartbeat() -> None:

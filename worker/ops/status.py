@@ -15,11 +15,11 @@ from typing import Any
 
 import psycopg
 
+from worker.queues import ALL as QUEUES
 from worker.settings import Settings
 from worker.store import ops as ops_store
 
 BEAT_HEARTBEAT_KEY = "wirefeed:beat:heartbeat"  # unix time of beat's last tick (see worker.ops.signals)
-QUEUES = ("fetch", "process")  # worker.app's FETCH_QUEUE, PROCESS_QUEUE (not imported: no Celery app needed)
 _PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priority 3/6/9 messages in "<queue>\x06\x16<n>"
 _PRIORITY_STEPS = (3, 6, 9)
 CONNECT_TIMEOUT = 3  # seconds: status, health and scrapes answer quickly even when a service is down

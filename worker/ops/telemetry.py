@@ -1,7 +1,7 @@
 """What a task tells operators when it finishes: one log event and the metrics, per fetch and per batch.
 
-Called by ``worker.tasks`` with the ``IngestReport`` the pipeline returned. ``task_id`` and ``feed_id``
-are already bound in the log context by ``worker.ops.signals``. Bookkeeping never fails a task.
+Called by ``worker.tasks.base`` with the ``IngestReport`` the pipeline returned. ``task_id`` and ``feed_id``
+are already bound in the log context by the base task. Bookkeeping never fails a task.
 """
 
 from __future__ import annotations

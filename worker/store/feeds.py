@@ -1,19 +1,21 @@
-"""Feeds: subscription, scheduling claims and fetch state."""
+"""Feeds and their URL aliases: subscription, scheduling claims and fetch state. Every write to ``feeds``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import kwargs_row
 
-FEED_COLUMNS = (
-    "id, url, title, site_url, language, default_tz, etag, last_modified, body_hash, last_fetched_at, "
-    "last_success_at, last_new_entry_at, next_fetch_at, poll_interval, claimed_until, error_count, "
-    "last_error, last_error_kind, last_error_at, disabled_at, disabled_reason, created_at, boilerplate_keys"
-)
+from worker.feed_state.decide import FeedUpdate
+from worker.feed_state.model import FEED_FIELDS, Feed
+
+FEED_COLUMNS = ", ".join(FEED_FIELDS)
+
+
+def _feed(**row: Any) -> Feed:
+    return Feed(**{**row, "boilerplate_keys": tuple(row["boilerplate_keys"] or ())})
 
 
 @dataclass(slots=True)
@@ -22,19 +24,24 @@ class AddResult:
     created: bool
 
 
-def add_feed(conn: psycopg.Connection, url: str, title: str | None = None) -> AddResult:
-    """Subscribe ``url``; idempotent: the same URL (or a URL the feed was moved from) gives the same feed."""
+def add_feed(conn: psycopg.Connection, url: str, title: str | None = None, *,
+             poll_interval: int | None = None) -> AddResult:
+    """Subscribe ``url``; idempotent: the same URL (or a URL the feed was moved from) gives the same feed.
+    ``poll_interval`` (WIREFEED_DEFAULT_INTERVAL_SECONDS) is the new feed's first interval."""
     existing = find_feed_id(conn, url)
     if existing is not None:
         if title:
             conn.execute("UPDATE feeds SET title = %s WHERE id = %s AND title IS DISTINCT FROM %s",
                          (title, existing, title))
         return AddResult(existing, False)
-    row = conn.execute(
-        """INSERT INTO feeds (url, title) VALUES (%s, %s)
-           ON CONFLICT (url) DO NOTHING RETURNING id""",
-        (url, title),
-    ).fetchone()
+    if poll_interval is None:  # the column's default
+        row = conn.execute("INSERT INTO feeds (url, title) VALUES (%s, %s) ON CONFLICT (url) DO NOTHING RETURNING id",
+                           (url, title)).fetchone()
+    else:
+        row = conn.execute(
+            """INSERT INTO feeds (url, title, poll_interval) VALUES (%s, %s, %s)
+               ON CONFLICT (url) DO NOTHING RETURNING id""",
+            (url, title, poll_interval)).fetchone()
     if row is not None:
         return AddResult(int(row[0]), True)
     found = find_feed_id(conn, url)
@@ -52,15 +59,16 @@ def find_feed_id(conn: psycopg.Connection, url: str) -> int | None:
     return int(row[0]) if row else None
 
 
-def get_feed(conn: psycopg.Connection, feed_id: int, *, lock: bool = False) -> dict[str, Any] | None:
+def get_feed(conn: psycopg.Connection, feed_id: int, *, lock: bool = False) -> Feed | None:
+    """The feed's row; ``lock`` holds it (FOR UPDATE) until the caller's transaction ends."""
     # FEED_COLUMNS is a constant of this module; values always travel as parameters.
     sql = f"SELECT {FEED_COLUMNS} FROM feeds WHERE id = %s" + (" FOR UPDATE" if lock else "")  # noqa: S608
-    with conn.cursor(row_factory=dict_row) as cur:
+    with conn.cursor(row_factory=kwargs_row(_feed)) as cur:
         return cur.execute(sql, (feed_id,)).fetchone()
 
 
-def list_feeds(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
+def list_feeds(conn: psycopg.Connection) -> list[Feed]:
+    with conn.cursor(row_factory=kwargs_row(_feed)) as cur:
         return cur.execute(f"SELECT {FEED_COLUMNS} FROM feeds ORDER BY id").fetchall()  # noqa: S608
 
 
@@ -104,72 +112,64 @@ def all_enabled_ids(conn: psycopg.Connection) -> list[int]:
     return [int(r[0]) for r in conn.execute("SELECT id FROM feeds WHERE disabled_at IS NULL ORDER BY id")]
 
 
-def record_success(
-    conn: psycopg.Connection,
-    feed_id: int,
-    *,
-    next_fetch_at: datetime,
-    poll_interval: int,
-    title: str | None = None,
-    site_url: str | None = None,
-    language: str | None = None,
-    etag: str | None = None,
-    last_modified: str | None = None,
-    body_hash: str | None = None,
-    new_entries: int = 0,
-) -> None:
-    """A fetch (or ingest) succeeded: reset errors, release the claim, store validators and meta."""
+def feed_with_url(conn: psycopg.Connection, url: str, *, other_than: int) -> int | None:
+    """Another feed whose URL is ``url`` (a 301/308 onto it would make a duplicate), or None."""
+    row = conn.execute("SELECT id FROM feeds WHERE url = %s AND id <> %s", (url, other_than)).fetchone()
+    return int(row[0]) if row else None
+
+
+def apply_update(conn: psycopg.Connection, feed_id: int, update: FeedUpdate) -> None:
+    """Write what :func:`worker.feed_state.decide.decide` decided: the one statement that changes a feed's
+    fetch state. The caller holds the row lock (``get_feed(lock=True)``) in its transaction."""
+    if update.changes_nothing:
+        return
+    if update.move_to is not None:
+        _move(conn, feed_id, update.move_to)
+    error = update.error_message[:2000] if update.error_message is not None else None
+    disable = update.disable_reason[:2000] if update.disable_reason is not None else None
     conn.execute(
         """UPDATE feeds SET
-               last_fetched_at = now(), last_success_at = now(),
-               last_new_entry_at = CASE WHEN %(new)s > 0 THEN now() ELSE last_new_entry_at END,
-               next_fetch_at = %(next)s, poll_interval = %(interval)s, claimed_until = NULL,
-               error_count = 0, last_error = NULL, last_error_kind = NULL,
+               last_fetched_at = CASE WHEN %(fetched)s THEN now() ELSE last_fetched_at END,
+               last_success_at = CASE WHEN %(ok)s THEN now() ELSE last_success_at END,
+               last_new_entry_at = CASE WHEN %(new)s THEN now() ELSE last_new_entry_at END,
+               next_fetch_at = coalesce(%(next)s, next_fetch_at),
+               poll_interval = coalesce(%(interval)s, poll_interval),
+               claimed_until = CASE WHEN %(release)s THEN NULL ELSE claimed_until END,
+               error_count = coalesce(%(errors)s, error_count),
+               hard_error_count = coalesce(%(hard)s, hard_error_count),
+               last_error = CASE WHEN %(ok)s THEN NULL ELSE coalesce(%(error)s, last_error) END,
+               last_error_kind = CASE WHEN %(ok)s THEN NULL ELSE coalesce(%(kind)s, last_error_kind) END,
+               last_error_at = CASE WHEN %(error)s::text IS NOT NULL THEN now() ELSE last_error_at END,
+               disabled_at = CASE WHEN %(disable)s::text IS NOT NULL THEN coalesce(disabled_at, now())
+                                  ELSE disabled_at END,
+               disabled_reason = coalesce(%(disable)s, disabled_reason),
                title = coalesce(title, %(title)s), site_url = coalesce(%(site)s, site_url),
                language = coalesce(%(lang)s, language),
                etag = coalesce(%(etag)s, etag), last_modified = coalesce(%(lm)s, last_modified),
                body_hash = coalesce(%(bh)s, body_hash)
            WHERE id = %(id)s""",
-        {"new": new_entries, "next": next_fetch_at, "interval": poll_interval, "title": title,
-         "site": site_url, "lang": language, "etag": etag, "lm": last_modified, "bh": body_hash,
+        {"fetched": update.fetched, "ok": update.succeeded, "new": update.new_entries,
+         "next": update.next_fetch_at, "interval": update.poll_interval, "release": update.release_claim,
+         "errors": update.error_count, "hard": update.hard_error_count, "error": error,
+         "kind": update.error_kind, "disable": disable, "title": update.title, "site": update.site_url,
+         "lang": update.language, "etag": update.etag, "lm": update.last_modified, "bh": update.body_hash,
          "id": feed_id},
     )
 
 
-def record_not_modified(
-    conn: psycopg.Connection, feed_id: int, *, next_fetch_at: datetime, poll_interval: int | None = None,
-    etag: str | None = None, last_modified: str | None = None,
-) -> None:
+def _move(conn: psycopg.Connection, feed_id: int, new_url: str) -> None:
+    """A permanent redirect: the feed takes ``new_url`` and keeps its old URL as an alias, so subscribing
+    the old URL again finds this feed."""
+    old = conn.execute("SELECT url FROM feeds WHERE id = %s", (feed_id,)).fetchone()
+    if old is None or old[0] == new_url:
+        return
     conn.execute(
-        """UPDATE feeds SET last_fetched_at = now(), last_success_at = now(), next_fetch_at = %s,
-               claimed_until = NULL, error_count = 0, last_error = NULL, last_error_kind = NULL,
-               poll_interval = coalesce(%s, poll_interval),
-               etag = coalesce(%s, etag), last_modified = coalesce(%s, last_modified)
-           WHERE id = %s""",
-        (next_fetch_at, poll_interval, etag, last_modified, feed_id),
+        """INSERT INTO feed_aliases (url, feed_id) VALUES (%s, %s)
+           ON CONFLICT (url) DO UPDATE SET feed_id = EXCLUDED.feed_id""",
+        (old[0], feed_id),
     )
-
-
-def record_failure(
-    conn: psycopg.Connection,
-    feed_id: int,
-    *,
-    kind: str,
-    message: str,
-    next_fetch_at: datetime,
-    disable_reason: str | None = None,
-) -> int:
-    """Count a failure, keep its reason, schedule the retry; disable when asked. Returns the error count."""
-    row = conn.execute(
-        """UPDATE feeds SET last_fetched_at = now(), error_count = error_count + 1,
-               last_error = %s, last_error_kind = %s, last_error_at = now(),
-               next_fetch_at = %s, claimed_until = NULL,
-               disabled_at = CASE WHEN %s::text IS NOT NULL THEN coalesce(disabled_at, now()) ELSE disabled_at END,
-               disabled_reason = coalesce(%s::text, disabled_reason)
-           WHERE id = %s RETURNING error_count""",
-        (message[:2000], kind, next_fetch_at, disable_reason, disable_reason, feed_id),
-    ).fetchone()
-    return int(row[0]) if row else 0
+    conn.execute("DELETE FROM feed_aliases WHERE url = %s", (new_url,))
+    conn.execute("UPDATE feeds SET url = %s WHERE id = %s", (new_url, feed_id))
 
 
 def enable_feed(conn: psycopg.Connection, feed_id: int) -> bool:

@@ -1,10 +1,10 @@
-"""Fetch history (``feed_fetches``) and feed URL aliases (``feed_aliases``)."""
+"""Fetch history (``feed_fetches``): one row per fetch, completed once its body is processed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from psycopg.rows import dict_row
@@ -14,10 +14,10 @@ from psycopg.rows import dict_row
 class FetchRecord:
     feed_id: int
     url: str
-    outcome: str  # "modified" | "not_modified" | "error"
+    outcome: Literal["modified", "not_modified", "error"]
     status: int | None = None
     final_url: str | None = None
-    not_modified_by: str | None = None  # "304" | "hash"
+    not_modified_by: Literal["304", "hash"] | None = None
     bytes: int = 0
     duration_ms: int = 0
     entries_seen: int | None = None
@@ -82,63 +82,3 @@ def prune_fetches(conn: psycopg.Connection, *, older_than: datetime, keep_per_fe
         (older_than, keep_per_feed),
     )
     return cur.rowcount
-
-
-def add_alias(conn: psycopg.Connection, url: str, feed_id: int) -> None:
-    conn.execute(
-        """INSERT INTO feed_aliases (url, feed_id) VALUES (%s, %s)
-           ON CONFLICT (url) DO UPDATE SET feed_id = EXCLUDED.feed_id""",
-        (url, feed_id),
-    )
-
-
-def move_feed(conn: psycopg.Connection, feed_id: int, new_url: str) -> int | None:
-    """A permanent redirect: the feed takes ``new_url`` and keeps its old URL as an alias.
-
-    Returns the id of another feed that already has ``new_url`` (the feed then keeps its URL), else None.
-    """
-    other = conn.execute("SELECT id FROM feeds WHERE url = %s AND id <> %s", (new_url, feed_id)).fetchone()
-    if other is not None:
-        return int(other[0])
-    old = conn.execute("SELECT url FROM feeds WHERE id = %s FOR UPDATE", (feed_id,)).fetchone()
-    if old is None or old[0] == new_url:
-        return None
-    add_alias(conn, old[0], feed_id)
-    conn.execute("DELETE FROM feed_aliases WHERE url = %s", (new_url,))
-    conn.execute("UPDATE feeds SET url = %s WHERE id = %s", (new_url, feed_id))
-    return None
-
-
-def count_hard_failure(conn: psycopg.Connection, feed_id: int, *, hard: bool) -> int:
-    """Extend the feed's run of hard failures (a soft failure leaves it as is); returns the run length.
-
-    A success resets it (``reset_hard_failures``).
-    """
-    row = conn.execute(
-        """UPDATE feeds SET hard_error_count = hard_error_count + CASE WHEN %s THEN 1 ELSE 0 END
-           WHERE id = %s RETURNING hard_error_count""",
-        (hard, feed_id),
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def reset_hard_failures(conn: psycopg.Connection, feed_id: int) -> None:
-    conn.execute("UPDATE feeds SET hard_error_count = 0 WHERE id = %s AND hard_error_count <> 0", (feed_id,))
-
-
-def disable_feed(conn: psycopg.Connection, feed_id: int, reason: str) -> None:
-    conn.execute(
-        """UPDATE feeds SET disabled_at = coalesce(disabled_at, now()), disabled_reason = %s, claimed_until = NULL
-           WHERE id = %s""",
-        (reason[:2000], feed_id),
-    )
-
-
-def postpone_feed(conn: psycopg.Connection, feed_id: int, seconds: float) -> None:
-    """Push the next fetch back (host busy or rate limited) without counting an error; releases the claim."""
-    conn.execute(
-        """UPDATE feeds SET next_fetch_at = greatest(next_fetch_at, now() + make_interval(secs => %s)),
-               claimed_until = NULL
-           WHERE id = %s""",
-        (seconds, feed_id),
-    )

@@ -1,0 +1,226 @@
+"""What every wirefeed task shares, so the tasks themselves are a few lines each.
+
+:class:`WirefeedTask` (every task): the app's settings, the log context (``task_id``, ``task`` and, for a
+feed task, ``feed_id``) bound once for the run, and retries with backoff when PostgreSQL or Redis is briefly
+away (:mod:`worker.retry`).
+
+:class:`FeedTask` (``fetch_feed``, ``process_feed``) runs its work under the retry policy:
+
+- Starts are counted in PostgreSQL (``task_attempts``) before any work, so a feed that kills or hangs its
+  worker every time (which Celery's own retry counter never sees: a redelivered message starts at 0) is
+  caught too: past ``WIREFEED_POISON_ATTEMPTS`` starts it is recorded as poison instead of run again.
+- A failure is classified by :func:`worker.retry.decide`: PostgreSQL or Redis outages and serialization
+  conflicts are retried with backoff (and the start is taken back: it was not the feed's fault); bad input
+  is recorded on the feed; an unexpected exception is retried a few times and then recorded as poison, so
+  the queue keeps moving; past every retry of an outage the message is dropped (the feed's claim expires
+  and the scheduler sends it again once things are back).
+- Waiting for a busy host is not a failure: the work returns a :class:`Wait`; the task comes back after it
+  (up to ``WIREFEED_HOST_BUSY_WAIT_MAX_SECONDS``, ``WIREFEED_HOST_BUSY_WAITS`` times) or, for a longer wait,
+  moves the feed's next fetch. Neither counts as an attempt.
+
+Every write happens in the pipeline's (or here, the attempt counter's) explicit transactions.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, cast
+
+import psycopg
+import structlog
+from celery import Task, signals
+
+from worker import pipeline, retry
+from worker.errors import WirefeedError
+from worker.fetch.politeness import HostPoliteness
+from worker.ops import signals as _signals  # noqa: F401  (connects logging, metrics and heartbeat handlers)
+from worker.ops import telemetry
+from worker.ops.logs import get_logger
+from worker.pipeline import IngestReport
+from worker.settings import Settings
+from worker.store import attempts
+from worker.store.db import forget_pools, pooled
+
+log = get_logger("wirefeed.tasks")
+
+_TRANSIENT = ("database", "broker", "conflict")  # not the feed's fault: a start that ends so is taken back
+
+
+def pack_body(body: bytes) -> str:
+    """A fetched body as it travels in a JSON message to the process queue."""
+    return base64.b64encode(zlib.compress(body, 3)).decode("ascii")
+
+
+def unpack_body(data: str, limit: int) -> bytes:
+    """The body back, inflated to at most one byte past ``limit`` (the pipeline's size check sees it)."""
+    return zlib.decompressobj().decompress(base64.b64decode(data), limit + 1)
+
+
+@signals.worker_process_init.connect
+def _after_fork(**_: Any) -> None:
+    """A prefork child must not use connections its parent opened: start with no pools."""
+    forget_pools()
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """The work's host is busy: come back in ``seconds`` (not a failure, not an attempt)."""
+
+    seconds: float
+    report: IngestReport
+
+
+class WirefeedTask(Task):
+    """Every wirefeed task: settings, log context, and retries while PostgreSQL or Redis is away."""
+
+    @property
+    def settings(self) -> Settings:
+        from worker.app import WirefeedCelery
+
+        return cast(WirefeedCelery, self.app).settings
+
+    @property
+    def policy(self) -> retry.Policy:
+        return retry.Policy.from_settings(self.settings)
+
+    def log_context(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(task_id=self.request.id, task=self.name,
+                                               **self.log_context(args, kwargs))
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            structlog.contextvars.clear_contextvars()
+
+    def with_connection(self, work: Callable[[psycopg.Connection], Any]) -> Any:
+        """``work`` on a pooled connection; a database or broker outage (or a conflict) retries the task with
+        backoff, anything else fails it."""
+        try:
+            with pooled(self.settings) as conn:
+                return work(conn)
+        except Exception as exc:
+            decision = retry.decide(exc, self.request.retries + 1, self.policy, random.random())
+            if decision.action == "retry" and decision.kind in _TRANSIENT:
+                raise self.retry(exc=exc, countdown=decision.countdown, max_retries=None) from None
+            raise
+
+
+class FeedTask(WirefeedTask):
+    """A task about one feed (its first argument): attempts, failures and waits as the module says."""
+
+    attempts_key: ClassVar[str]  # task_attempts.task
+
+    def log_context(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {"feed_id": kwargs.get("feed_id", args[0] if args else None)}
+
+    def finished(self, report: IngestReport) -> None:
+        """Tell operators (one log event, the metrics)."""
+
+    def run_for_feed(self, feed_id: int, work: Callable[[psycopg.Connection], IngestReport | Wait], *,
+                     fetch_id: int | None = None, waits: int = 0) -> dict[str, Any]:
+        started = 0
+        try:
+            started = self._attempts(feed_id, attempts.begin)
+            if started > self.policy.max_internal:
+                message = (f"the {self.attempts_key} task started {started - 1} times and never finished (worker "
+                           "killed, out of memory or over its hard time limit); giving up until the next "
+                           "scheduled fetch")
+                log.error("task_poison", task=self.attempts_key, feed_id=feed_id, attempts=started - 1,
+                          error=message)
+                return self._poison(feed_id, message, fetch_id)
+            with pooled(self.settings) as conn:
+                result = work(conn)
+        except Exception as exc:
+            return self._failed(exc, feed_id, started, fetch_id, waits)
+        if isinstance(result, Wait):
+            if started:
+                self._quietly(feed_id, "forget_attempt", attempts.forget_one)
+            return self._wait(feed_id, result, waits)
+        self._quietly(feed_id, "clear_attempts", attempts.clear)
+        self.finished(result)
+        return result.as_json()
+
+    def _attempts(self, feed_id: int, op: Callable[[psycopg.Connection, str, int], Any]) -> Any:
+        with pooled(self.settings) as conn, conn.transaction():
+            return op(conn, self.attempts_key, feed_id)
+
+    def _quietly(self, feed_id: int, what: str, op: Callable[[psycopg.Connection, str, int], Any]) -> None:
+        """Bookkeeping that must not turn one failure into another (the database may be the thing down)."""
+        try:
+            self._attempts(feed_id, op)
+        except Exception as exc:
+            log.warning("task_bookkeeping_failed", what=what, error=retry.describe(exc, 200))
+
+    def _wait(self, feed_id: int, wait: Wait, waits: int) -> dict[str, Any]:
+        settings = self.settings
+        if wait.seconds <= settings.host_busy_wait_max and waits < settings.host_busy_waits:
+            kwargs = {**(self.request.kwargs or {}), "waits": waits + 1}
+            raise self.retry(kwargs=kwargs, countdown=wait.seconds, max_retries=None)
+        with pooled(settings) as conn:
+            pipeline.postpone(conn, settings, feed_id, wait.seconds)
+        return wait.report.as_json()
+
+    def _failed(self, exc: Exception, feed_id: int, started: int, fetch_id: int | None, waits: int) -> dict[str, Any]:
+        kind = retry.classify(exc)
+        failures = self.request.retries + 1 - waits  # a wait for a busy host was a retry, not a failure
+        attempt = failures if kind in _TRANSIENT else max(failures, started)
+        decision = retry.decide(exc, attempt, self.policy, random.random())
+        error = retry.describe(exc)
+        log.warning("task_failed", task=self.attempts_key, feed_id=feed_id, attempt=attempt, kind=kind,
+                    action=decision.action, countdown=decision.countdown, error=error)
+        if started and kind in _TRANSIENT:
+            self._quietly(feed_id, "forget_attempt", attempts.forget_one)
+        elif started:
+            self._quietly(feed_id, "note_attempt", lambda c, t, f: attempts.failed(c, t, f, error))
+        if decision.action == "retry":
+            raise self.retry(exc=exc, countdown=decision.countdown, max_retries=None) from None
+        if decision.action == "poison":
+            return self._poison(feed_id, f"internal error after {attempt} attempts: {error}", fetch_id)
+        if decision.action == "record" and isinstance(exc, WirefeedError):
+            with pooled(self.settings) as conn:
+                pipeline.record_failure(conn, self.settings, feed_id, exc, fetch_id=fetch_id)
+            self._attempts(feed_id, attempts.clear)
+            return IngestReport(input=str(feed_id), feed_id=feed_id, status="error", error_kind=exc.kind,
+                                error=exc.reason).as_json()
+        # "drop": PostgreSQL or Redis stayed away through every retry. The message is acked as failed;
+        # the feed's claim expires and the scheduler sends it again once things are back.
+        raise exc
+
+    def _poison(self, feed_id: int, message: str, fetch_id: int | None) -> dict[str, Any]:
+        """Give up on the feed until its next fetch: recorded on it (kind ``internal``), the attempts closed."""
+        with pooled(self.settings) as conn:
+            pipeline.record_poison(conn, self.settings, feed_id, message, fetch_id=fetch_id)
+        self._attempts(feed_id, attempts.clear)
+        return IngestReport(input=str(feed_id), feed_id=feed_id, status="error", error_kind="internal",
+                            error=message).as_json()
+
+
+class FetchTask(FeedTask):
+    attempts_key = "fetch"
+    _politeness: ClassVar[dict[str, HostPoliteness]] = {}
+
+    @property
+    def politeness(self) -> HostPoliteness:
+        """One per process (created after fork, on first use): per-host limits shared by every worker."""
+        settings = self.settings
+        found = self._politeness.get(settings.redis_url)
+        if found is None:
+            found = self._politeness[settings.redis_url] = HostPoliteness.from_settings(settings)
+        return found
+
+    def finished(self, report: IngestReport) -> None:
+        telemetry.fetch_done(report, modified=report.status == "ok" and not report.not_modified)
+
+
+class ProcessTask(FeedTask):
+    attempts_key = "process"
+
+    def finished(self, report: IngestReport) -> None:
+        telemetry.batch_done(report)
