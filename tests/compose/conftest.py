@@ -101,7 +101,7 @@ def compose_stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     failed_before = request.session.testsfailed
     try:
         previous = _image_id(image)
-        project.run("build", "migrate", timeout=1800)
+        project.run("build", "migrate", timeout=600)
         if previous and previous != _image_id(image):
             stack._run(["docker", "rmi", previous], timeout=60)  # this checkout's last image; fails if in use
         s.up()

@@ -134,7 +134,7 @@ def _ensure_images() -> None:
                       "(set WIREFEED_STANDIN_IMAGES)")
     if os.geteuid() != 0:
         raise Missing(f"images {', '.join(missing)} cannot be pulled, and the stand-in image script needs root")
-    r = _run(["bash", str(script)], timeout=1200)
+    r = _run(["bash", str(script)], timeout=600)
     still = [i for i in missing if not _image_exists(i)]
     if r.returncode != 0 or still:
         raise Missing(f"stand-in images failed ({script}): {(r.stderr or r.stdout).strip().splitlines()[-1:]}")
