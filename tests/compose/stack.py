@@ -98,6 +98,9 @@ class Machine:
             self.dockerd.kill()
             self.dockerd.wait(timeout=30)
         self.dockerd = None
+        if self.dockerd_log is not None:
+            self.dockerd_log.unlink(missing_ok=True)
+            self.dockerd_log = None
 
 
 def _start_dockerd() -> tuple[subprocess.Popen[bytes], Path]:
