@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -40,7 +42,7 @@ def test_app_services_wait_for_healthy_dependencies_and_the_migration() -> None:
 
 def test_one_image_for_all_python_services() -> None:
     images = {SERVICES[n]["image"] for n in [*APP_SERVICES, "flower"]}
-    assert images == {"wirefeed:latest"}
+    assert images == {"${WIREFEED_IMAGE:-wirefeed:latest}"}
     assert all(SERVICES[n]["build"] == "." for n in APP_SERVICES)
 
 
@@ -52,9 +54,63 @@ def test_every_app_command_is_a_real_wirefeed_command() -> None:
     migrate_cmd = SERVICES["migrate"]["command"][0]
     for part in migrate_cmd.split("&&"):
         argv = shlex.split(part)
+        if argv[0] == "python":  # a script of the image's config/ folder (the database logins)
+            assert (ROOT / argv[1]).is_file(), argv
+            continue
         assert argv[0] == "wirefeed"
         parser.parse_args(argv[1:])  # raises SystemExit if the command does not exist
     assert (ROOT / "config" / "feeds.opml").is_file()
+
+
+def _env(service: str) -> dict[str, str]:
+    return {str(k): str(v) for k, v in SERVICES[service]["environment"].items()}
+
+
+def test_only_migrate_connects_as_the_owner() -> None:
+    for name in ("worker-fetch", "worker-process", "beat"):
+        env = _env(name)
+        assert env["DATABASE_URL"] == "postgresql://ingest@postgres:5432/wirefeed", name
+        assert env["PGPASSWORD"] == "${POSTGRES_INGEST_PASSWORD:-change-me-ingest}", name
+    migrate = _env("migrate")
+    assert migrate["DATABASE_URL"] == "postgresql://wirefeed@postgres:5432/wirefeed"
+    assert "POSTGRES_PASSWORD" in migrate["PGPASSWORD"]
+    assert "DATABASE_URL" not in _env("flower") and "PGPASSWORD" not in _env("flower")
+    users = [s for s, svc in SERVICES.items() if "POSTGRES_PASSWORD:" in str(svc.get("environment", {}))]
+    assert sorted(users) == ["migrate", "postgres"]
+
+
+def test_redis_and_flower_need_their_passwords() -> None:
+    for name in ("worker-fetch", "worker-process", "beat", "flower"):
+        # a user name before the password: log redaction (worker.ops.logs.redact) recognises user:password@
+        assert _env(name)["REDIS_URL"] == "redis://default:${REDIS_PASSWORD:-change-me-redis}@redis:6379/0", name
+    assert '--requirepass "$$REDIS_PASSWORD"' in " ".join(SERVICES["redis"]["entrypoint"])
+    assert _env("flower")["FLOWER_BASIC_AUTH"] == "${FLOWER_USER:-admin}:${FLOWER_PASSWORD:-change-me-flower}"
+
+
+def test_every_secret_compose_reads_is_in_the_env_example() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    used = set(re.findall(r"\$\{([A-Z_]+)(?::-[^}]*)?\}", text))
+    example = {line.lstrip("# ").split("=", 1)[0]
+               for line in (ROOT / "config" / ".env.example").read_text().splitlines() if "=" in line}
+    assert used <= example, used - example
+    # a secret's compose default is the example's value: `docker compose up` without a .env is that file
+    for name, default in re.findall(r"\$\{([A-Z_]*PASSWORD)(?::-([^}]*))?\}", text):
+        assert f"{name}={default}" in (ROOT / "config" / ".env.example").read_text(), name
+
+
+def test_constraints_pin_every_declared_dependency() -> None:
+    """constraints.txt (used by the Dockerfile and .ci/run) pins each dependency pyproject.toml names."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = [*project["dependencies"], *(d for deps in project["optional-dependencies"].values() for d in deps)]
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    pinned = {norm(line.split("==")[0]) for line in (ROOT / "constraints.txt").read_text().splitlines()
+              if "==" in line and not line.startswith("#")}
+    names = {norm(re.split(r"[\[<>=!~ ;]", d, maxsplit=1)[0]) for d in declared}
+    assert names <= pinned, f"not in constraints.txt (regenerate it, see its header): {sorted(names - pinned)}"
+    assert "wirefeed" not in pinned
 
 
 def test_docker_compose_validates_the_file_when_the_tool_is_installed() -> None:
