@@ -38,7 +38,7 @@ import feedparser
 
 from worker.errors import NEVER_SWALLOW, ParseError
 from worker.models import FeedMeta, ParsedFeed, RawEntry
-from worker.parse import jsonfeed
+from worker.parse import ids, jsonfeed
 
 __all__ = [
     "ENTITY_BUDGET_BYTES", "MAX_ELEMENTS", "MAX_OPEN_RUN", "MAX_REFERENCES",
@@ -401,7 +401,7 @@ def _authors(e: Any) -> list[str]:
     return names
 
 
-def _entry(e: Any, feed_url: str) -> RawEntry:
+def _entry(e: Any, feed_url: str, guid: str | None) -> RawEntry:
     content, content_is_html = _content(e)
     summary = _get(e, "summary") if "summary_detail" in e else None  # feedparser copies content into summary
     if content is None and summary is None:
@@ -412,7 +412,7 @@ def _entry(e: Any, feed_url: str) -> RawEntry:
     source = _get(e, "source") or {}
     tags = [_get(t, "term") or _get(t, "label") for t in _get(e, "tags") or ()]
     return RawEntry(
-        guid=_str(_get(e, "id")),
+        guid=_str(guid),
         link=_str(_get(e, "link")),
         title=_str(_get(e, "title")),
         summary=_str(summary),
@@ -478,9 +478,10 @@ def _parse_xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
         update_period_minutes=_update_period(feed),
     )
     raws = []
+    guids = ids.restore_written_ids(entries, ids.written_ids(body)) if entries else []
     for i, e in enumerate(entries):
         try:
-            raws.append(_entry(e, url))
+            raws.append(_entry(e, url, guids[i]))
         except NEVER_SWALLOW:
             raise
         except Exception as exc:  # one odd entry must not lose the feed

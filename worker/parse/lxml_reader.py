@@ -394,7 +394,7 @@ class _Walker:
         warnings: list[str] = []
         for i, e in enumerate(self.entries):
             try:
-                raws.append(_parse._entry(e, self.url))
+                raws.append(_parse._entry(e, self.url, e.get("written_id", e.get("id"))))
             except NEVER_SWALLOW:
                 raise
             except Exception as exc:  # same isolation as the feedparser path
@@ -658,10 +658,12 @@ class _Entry:
 
     def on_id(self, el: Any, name: str, a: dict[str, str], depth: int, base: str, lang: str | None) -> None:
         is_link = a.get("ispermalink", "true") == "true"
-        value = _leaf_text(el, name)
+        value = written = _leaf_text(el, name)
         if value and is_link:
             value = _join(base, value)
         value = _fp_text(value)
+        if self.depths.get("id", depth) >= depth:
+            self.e["written_id"] = written
         self.store("id", value, depth)
         self.e.setdefault("guidislink", is_link and "link" not in self.e)
         if is_link:
