@@ -211,6 +211,10 @@ SERVED = {
     "xml:base and lang": _RSS.replace("<item>", "<item xml:base='https://other.example/dir/' xml:lang='de_AT'>")
     .replace("https://example.org/a?x=1&amp;y=2", "page?x=1&amp;y=2"),
     "author": _RSS.replace("</item>", "<author>Jane Doe</author></item>"),
+    "bare lang and base": _RSS.replace("<description>", "<description lang='de' base='https://b.example/'>")
+    .replace("<item>", "<item lang='fr'>"),
+    "atom link with an empty type": _RSS.replace("</item>", "<atom:link rel='alternate' type='' href='/x'/></item>")
+    .replace("<rss version='2.0'>", "<rss version='2.0' xmlns:atom='http://www.w3.org/2005/Atom'>"),
     "enclosure and media": _RSS.replace("</item>", "<enclosure url='https://e.example/a.mp3' length='12' "
                                         "type='Audio/MPEG'/><media:content url='https://e.example/v.mp4' medium="
                                         "'video'/><media:thumbnail url='https://e.example/t.jpg'/></item>"),

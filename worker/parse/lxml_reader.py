@@ -163,12 +163,13 @@ _SKIP_CHILDREN: dict[tuple[str, str], frozenset[tuple[str, str]]] = {
 _MEDIA_SKIP = frozenset({"credit", "rating", "restriction", "license", "player", "copyright", "text", "hash",
                          "embed", "status", "price", "community", "comments", "peerlink", "location", "subtitle",
                          "scenes", "scene", "statistics", "starrating", "tags", "backlinks", "backlink", "param",
-                         "responses", "response", "sceneTitle", "scenedescription", "scenestarttime",
+                         "responses", "response", "scenetitle", "scenedescription", "scenestarttime",
                          "sceneendtime"})
 
 _MEDIA_SKIP_KEYS = frozenset(("media", name) for name in _MEDIA_SKIP)
 _MEDIA_READ = frozenset({("media", "content"), ("media", "thumbnail"), ("media", "group"), ("media", "description"),
                          ("media", "keywords"), ("media", "category")})
+_SCOPE_ATTRS = frozenset({"xml:base", "xml:lang", "base", "lang"})
 _TEXT_TYPES = {"text": "text/plain", "plain": "text/plain", "html": "text/html", "xhtml": "application/xhtml+xml"}
 _RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
 
@@ -247,8 +248,6 @@ def _attrs(el: Any) -> dict[str, str]:
     for name in ("rel", "type"):
         if name in out:
             out[name] = out[name].lower()
-    if "base" in out or "lang" in out:
-        raise Decline("attr:base-or-lang")  # feedparser honours these too, without the xml: prefix
     return out
 
 
@@ -285,7 +284,8 @@ def _text_type(name: str, a: dict[str, str], default: str, *, rss: bool) -> str:
 
 
 def _date(value: str) -> datetime | None:
-    """An RFC 822 or RFC 3339 date with a UTC or numeric zone (or none: UTC), as naive UTC; declines others."""
+    """An RFC 822 or RFC 3339 date with a UTC or numeric zone (a date alone is midnight UTC), as naive UTC;
+    declines other forms, impossible dates and times (a leap second, 24:00)."""
     if not value:
         return None
     m = _RFC822.match(value)
@@ -387,16 +387,19 @@ class _Scope:
         self.lang = lang
 
     def enter(self, a: dict[str, str]) -> _Scope:
+        """The scope of an element with attributes ``a``. A bare ``base`` / ``lang`` counts as ``xml:base`` /
+        ``xml:lang`` (feedparser reads them so); an empty language clears the inherited one."""
         if not a:
             return self
         base, lang = self.base, self.lang
-        given = a.get("xml:base")
+        given = a.get("xml:base", a.get("base"))
         if given:
             base = _join(base, given)
             if not _plain_base(base):
                 raise Decline("xml:base")
-        if "xml:lang" in a:
-            lang = a["xml:lang"] or None
+        written = a.get("xml:lang", a.get("lang"))
+        if written is not None:
+            lang = written or None
         return self if (base, lang) == (self.base, self.lang) else _Scope(base, lang)
 
 
@@ -423,7 +426,7 @@ class _Links:
     def element(self, el: Any, a: dict[str, str], scope: _Scope, *, in_entry: bool) -> None:
         href = a.get("url") or a.get("uri") or a.get("href")
         if href is None and "href" not in a:
-            if set(a) - {"xml:base", "xml:lang"}:
+            if set(a) - _SCOPE_ATTRS:
                 raise Decline("link:attributes")
             value = _text(el, "link")
             if "&" in value and ";" in value and _ENTITY_LIKE.search(value):
@@ -435,7 +438,7 @@ class _Links:
         if len(el):
             raise Decline("markup:link")
         rel = a.get("rel", "alternate")
-        ctype = a.get("type") or ("application/atom+xml" if rel == "self" else "text/html")
+        ctype = a.get("type", "application/atom+xml" if rel == "self" else "text/html")
         href = _join(scope.base, href)
         if rel == "alternate" and _TEXT_TYPES.get(ctype, ctype) in ("text/html", "application/xhtml+xml"):
             self.link = href
@@ -729,7 +732,7 @@ class _Reader:
             elif what == "skip":
                 _skip(el, _SKIP_CHILDREN.get(key, frozenset()))
             else:  # language, ttl, sy:updatePeriod / updateFrequency: plain values
-                if set(a) - {"xml:base", "xml:lang"}:
+                if set(a) - _SCOPE_ATTRS:
                     raise Decline(f"attr:{key[1]}")
                 if what in values:
                     raise Decline(f"twice:{what}")
