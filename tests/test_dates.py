@@ -44,8 +44,8 @@ PARSE_CASES = [
     ("2004-01-05T24:00:00Z", "UTC", utc(2004, 1, 6)),
     # European zone abbreviation
     ("Thu, 5 Apr 2018 12:00:00 CEST", "UTC", utc(2018, 4, 5, 10, 0)),
-    # W3C-DTF via feedparser's fallback parser (asctime form)
-    ("Sun Jan  4 16:29:06 2004", "UTC", utc(2004, 1, 4, 16, 29, 6)),
+    # asctime and other forms are left to the parser's own reading (see pick_published)
+    ("Sun Jan  4 16:29:06 2004", "UTC", None),
     # year 0 cannot be read
     ("0000-00-00T00:00:00Z", "UTC", None),
     # 31 February does not exist
@@ -91,6 +91,11 @@ PICK_CASES = [
     ([("1989-12-31T00:00:00Z", None)], NOW, "1989-12-31T00:00:00Z"),
     # the parser's own reading is used when the raw string is not readable here
     ([("32 Foo 2020", datetime(2020, 5, 6, 7, 8))], utc(2020, 5, 6, 7, 8), None),
+    # an asctime date as feedparser reads it (naive = UTC)
+    ([("Sun Jan  4 16:29:06 2004", datetime(2004, 1, 4, 16, 29, 6))], utc(2004, 1, 4, 16, 29, 6), None),
+    # an unreadable date the parser could not read either falls through to the next one, raw kept
+    ([("Sun Jan  4 16:29:06 2004", None), ("2025-09-02T00:00:00Z", None)], utc(2025, 9, 2),
+     "Sun Jan  4 16:29:06 2004"),
 ]
 
 

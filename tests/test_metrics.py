@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -173,3 +174,35 @@ def test_compose_prometheus_scrapes_every_worker_on_its_metrics_port() -> None:
         env = services[name]["environment"]
         assert int(env["WIREFEED_METRICS_PORT"]) == sd["port"], name
         assert str(sd["port"]) in services[name]["expose"], name
+
+
+def _fresh_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    return subprocess.run([sys.executable, "-c", code], env={**clean, **env}, cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_worker_start_up_does_not_import_prometheus_client_before_the_metrics_directory() -> None:
+    """prometheus_client picks in-memory or shared-file values when it is first imported: nothing a worker
+    imports before ``worker_init`` (the app, its tasks and signal handlers, Celery's worker) may import it."""
+    done = _fresh_python(
+        "import sys, worker.app, worker.tasks, worker.ops.signals, worker.cli.main, celery.apps.worker; "
+        "print('prometheus_client' in sys.modules)"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_metrics_refuse_a_prometheus_client_imported_too_early(tmp_path: Path) -> None:
+    done = _fresh_python(
+        "import prometheus_client\n"
+        "from worker.ops import metrics\n"
+        "try:\n    metrics.prepare_multiproc_dir()\nexcept metrics.MetricsTooLate:\n    print('refused')\n"
+    )
+    assert done.stdout.strip() == "refused", done.stderr
+    # set before the import (the documented way), the directory is used
+    done = _fresh_python(
+        "import prometheus_client\nfrom worker.ops import metrics\nprint(metrics.prepare_multiproc_dir())\n",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
+    )
+    assert done.stdout.strip() == str(tmp_path), done.stderr

@@ -175,53 +175,47 @@ FR_TEXT = (
     "Le conseil municipal s'est réuni mardi pour discuter du nouveau budget de l'année prochaine. Les membres ont "
     "débattu des crédits pour les écoles, les routes et les transports publics."
 )
-DETECTION_TEXTS = [
-    EN_TEXT, DE_TEXT, FR_TEXT, EN_TEXT.upper(), DE_TEXT[:5], EN_TEXT[3:], DE_TEXT + EN_TEXT, "", " ", "a", "ab",
-    "Москва — столица России, крупнейший по численности населения город страны.",
-    "北京是中华人民共和国的首都，也是全国的政治和文化中心。", "東京都は日本の首都である。",
-    "مرحبا بالعالم، هذه نشرة أخبار.",
-    "Ελλάδα: ΣΊΣΥΦΟΣ και η πέτρα", "🙂👍🏽 ✓ ½ ①", "x" * 400, "\ud800 lone surrogate", "tab\tnew\nline  spaces",
+DETECTION_CASES = [
+    # plain prose in three languages
+    (EN_TEXT, "en", 0.99),
+    (DE_TEXT, "de", 0.99),
+    (FR_TEXT, "fr", 0.99),
+    # an all-capitals headline is read in lower case
+    (EN_TEXT.upper(), "en", 0.99),
+    # mixed text: only the first PREFIX_CHARS count, so the German opening decides
+    (DE_TEXT + EN_TEXT, "de", 0.99),
+    # other scripts
+    ("Москва — столица России, крупнейший по численности населения город страны.", "ru", 0.9),
+    ("東京都は日本の首都である。", "ja", 0.99),
+    ("Ελλάδα: ΣΊΣΥΦΟΣ και η πέτρα", "el", 0.9),
+    # nothing to read: no language and no confidence
+    ("", None, 0.0),
+    (" ", None, 0.0),
+    # a lone surrogate does not raise (it is encoded with surrogatepass); too little text to be confident
+    ("\ud800 lone surrogate", "fr", 0.0),
 ]
 
 
-@pytest.mark.parametrize("text", DETECTION_TEXTS)
-def test_fast_classifier_equals_py3langid(text: str) -> None:
-    """worker.normalize.language._Classifier is py3langid's classify with the byte walk vectorised: same language and
-    confidence, bit for bit, at every length (the first 5 bytes have a shorter context than the rest)."""
+@pytest.mark.parametrize(("text", "lang", "min_confidence"), DETECTION_CASES)
+def test_detect_language(text: str, lang: str | None, min_confidence: float) -> None:
+    from worker.normalize.language import detect_language
+
+    found, confidence = detect_language(text)
+    assert found == lang
+    assert min_confidence <= confidence <= 1.0
+
+
+def test_language_model_loads_once_per_process() -> None:
+    """warm() (called by a prefork worker's main process before it forks) loads the model every later
+    detection uses: the children inherit it instead of each loading its own copy."""
     from worker.normalize import language
 
-    ident = language._identifier()
-    fast = language._Classifier(ident)
-    for cut in (1, 2, 5, 6, 7, 50, 200, language.PREFIX_CHARS):
-        assert fast.classify(text[:cut]) == ident.classify(text[:cut])
-
-
-def test_language_model_is_the_one_the_fast_classifier_was_proved_on() -> None:
-    """The installed py3langid model has the fingerprint the fast path requires, and its automaton really does
-    forget its starting state after DFA_CONTEXT bytes: every class of strings whose end state still depends on
-    the start is followed byte by byte until none is left (~2 s). A new model fails here, not in production
-    (where a fingerprint mismatch falls back to the library's own walk)."""
-    import numpy as np
-
-    from worker.normalize import language
-
-    ident = language._identifier()
-    assert language._Classifier.usable(ident)
-    every_row = language._Classifier(ident)._rows(np.arange(ident.nb_ptc.shape[0]))  # the widening, bit for bit
-    assert np.array_equal(every_row.view(np.uint32), ident.nb_ptc.astype(np.float32).view(np.uint32))
-    nm = np.frombuffer(ident.tk_nextmove, dtype=np.uint32)
-    rowbase = np.asarray(ident.tk_row, dtype=np.int64) << 8
-    every_byte = np.arange(256)
-    level = [np.arange(len(rowbase))]  # sets of states a string may have led to, by where the walk started
-    for _ in range(language.DFA_CONTEXT):
-        undecided: dict[bytes, np.ndarray] = {}
-        for states in level:
-            moved = nm[rowbase[states][:, None] + every_byte]
-            for b in np.nonzero(moved.min(0) != moved.max(0))[0]:
-                after = np.unique(moved[:, b])
-                undecided.setdefault(after.tobytes(), after)
-        level = list(undecided.values())
-    assert level == []
+    language.warm()
+    loaded = language._identifier()
+    language.detect_language(EN_TEXT)
+    language.warm()
+    assert language._identifier() is loaded
+    assert language._identifier.cache_info().currsize == 1
 
 
 def test_zoneless_date_uses_feed_default_zone() -> None:

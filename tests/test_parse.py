@@ -344,3 +344,47 @@ def test_floods_are_refused_quickly(inner: bytes, reason: str) -> None:
     with pytest.raises(ParseError, match=reason):
         parse_feed(body, URL)
     assert time.process_time() - started < 2
+
+
+WRITTEN_IDS_CASES = [
+    # Atom ids and RSS guids in document order; an item without one gives None
+    (b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><id> 1234 </id></entry><entry/></feed>', ["1234", None]),
+    (b"<rss><channel><item><guid>a</guid><guid>b</guid></item></channel></rss>", ["b"]),  # the last one wins
+    # an id nested deeper (an Atom <source>'s, an image's) is not the item's
+    (b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><source><id>s</id></source></entry></feed>', [None]),
+    # feedparser compares names without case
+    (b"<RSS><CHANNEL><ITEM><GUID>x</GUID></ITEM></CHANNEL></RSS>", ["x"]),
+    # an element of another namespace is not an id
+    (b'<rss xmlns:p="urn:p"><channel><item><p:guid>x</p:guid></item></channel></rss>', [None]),
+    # a body feedparser reads loosely is read loosely here too
+    (b"<rss><channel><item><guid>x</guid></item><item><guid>y</guid></channel></rss>", ["x", "y"]),
+]
+
+
+@pytest.mark.parametrize(("body", "ids"), WRITTEN_IDS_CASES)
+def test_written_ids(body: bytes, ids: list[str | None]) -> None:
+    from worker.parse.ids import written_ids
+
+    assert written_ids(body) == ids
+
+
+RESTORE_CASES = [
+    # resolved against the file's folder / xml:base: the written ids come back
+    (["file://srv/feeds/1234", "http://example.org/x"], ["1234", "../x"], ["1234", "../x"]),
+    # feedparser's own id where nothing was written (RSS 1.0's rdf:about)
+    (["http://example.org/1"], [None], ["http://example.org/1"]),
+    # the readings do not line up (another count): feedparser's ids stand
+    (["a", "b"], ["a"], ["a", "b"]),
+    (["a"], None, ["a"]),
+    # a written id that cannot have become feedparser's: misaligned, feedparser's ids stand
+    (["http://example.org/1", "http://example.org/2"], ["2", "1"], ["http://example.org/1", "http://example.org/2"]),
+    # resolution folded a double slash inside the written text
+    (['file://d/"http:/x.example/a.mp3'], ['"http://x.example/a.mp3'], ['"http://x.example/a.mp3']),
+]
+
+
+@pytest.mark.parametrize(("parsed", "written", "expected"), RESTORE_CASES)
+def test_restore_written_ids(parsed: list[str], written: list[str | None] | None, expected: list[str]) -> None:
+    from worker.parse.ids import restore_written_ids
+
+    assert restore_written_ids([{"id": p} for p in parsed], written) == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import kombu
 import pytest
 import redis
 
@@ -16,8 +17,15 @@ from worker.ops import status
 def broker(clean_redis: str):
     client = redis.Redis.from_url(clean_redis)
     yield client
-    client.delete("fetch", "fetch\x06\x163", "process", status.BEAT_HEARTBEAT_KEY)
     client.close()
+
+
+def publish(redis_url: str, queue: str, n: int, priority: int | None = None) -> None:
+    """``n`` messages into ``queue`` through kombu, as Celery sends them (kombu picks the Redis list)."""
+    with kombu.Connection(redis_url) as connection:
+        producer = connection.Producer()
+        for i in range(n):
+            producer.publish({"n": i}, routing_key=queue, declare=[kombu.Queue(queue)], priority=priority)
 
 
 def _known_state(conn) -> None:
@@ -40,11 +48,11 @@ def _known_state(conn) -> None:
     conn.commit()
 
 
-def test_status_json_matches_a_known_state(cli, conn, broker) -> None:
+def test_status_json_matches_a_known_state(cli, conn, broker, clean_redis) -> None:
     _known_state(conn)
-    broker.rpush("fetch", "m1", "m2")
-    broker.rpush("fetch\x06\x163", "m3")  # a priority-3 message counts in its queue too
-    broker.rpush("process", "m4")
+    publish(clean_redis, "fetch", 2)
+    publish(clean_redis, "fetch", 1, priority=3)  # kombu keeps it in another Redis list: it counts in its queue too
+    publish(clean_redis, "process", 1)
     status.write_beat_heartbeat(broker, time.time() - 30)
 
     r = cli("status", "--json")

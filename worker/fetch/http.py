@@ -26,12 +26,11 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import brotli
-import httpcore
 import httpx
 import xxhash
 
 from worker.errors import NEVER_SWALLOW, FetchError, PermanentFetchError, TransientFetchError, over_size_limit
-from worker.fetch.ssrf import VettedBackend, check_scheme
+from worker.fetch.ssrf import VettedTransport, check_scheme
 from worker.settings import Settings
 
 MAX_REDIRECTS = 5
@@ -262,25 +261,14 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class _VettedTransport(httpx.HTTPTransport):
-    """httpx's transport with its connection pool swapped for one that dials through :class:`VettedBackend`."""
-
-    def __init__(self, *, allow_private: bool, deadline: float) -> None:
-        super().__init__(verify=_ssl_context(), trust_env=False)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=_ssl_context(),
-            max_connections=4,
-            network_backend=VettedBackend(allow_private=allow_private, deadline=deadline),
-        )
-
-
 def _client(settings: Settings, deadline: float) -> httpx.Client:
     timeout = httpx.Timeout(
         connect=settings.connect_timeout, read=settings.read_timeout,
         write=settings.read_timeout, pool=settings.connect_timeout,
     )
     return httpx.Client(
-        transport=_VettedTransport(allow_private=settings.allow_private_addresses, deadline=deadline),
+        transport=VettedTransport(ssl_context=_ssl_context(), allow_private=settings.allow_private_addresses,
+                                  deadline=deadline),
         timeout=timeout,
         follow_redirects=False,
         trust_env=False,  # an environment proxy would bypass the SSRF guard

@@ -5,19 +5,26 @@ redirect hop, and there is no gap between "resolve and check" and "connect" for 
 :class:`VettedBackend` resolves the name once, refuses forbidden addresses, then dials the vetted IP itself.
 TLS still uses the URL's host name for SNI and certificate checks (httpcore passes it to ``start_tls``),
 and the Host header is untouched. The same backend enforces the fetch's total deadline on every read.
+
+:class:`VettedTransport` puts the backend under httpx through public APIs only: an ``httpcore.ConnectionPool``
+built with ``network_backend=`` inside an ``httpx.BaseTransport`` (httpx's own ``HTTPTransport`` takes no
+network backend).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import ipaddress
 import socket
+import ssl
 import time
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import httpcore
+import httpx
 
 from worker.errors import PermanentFetchError, TransientFetchError
 
@@ -186,3 +193,79 @@ class VettedBackend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+
+# httpcore's errors as the httpx errors callers classify (worker.fetch.http.classify_transport_error); the most
+# specific class comes first. Anything else (the guard's own FetchErrors) passes through unchanged.
+_HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+@contextlib.contextmanager
+def _httpx_errors() -> Iterator[None]:
+    """Re-raise an httpcore error as its httpx counterpart (the original as its cause)."""
+    try:
+        yield
+    except Exception as exc:
+        for core, mapped in _HTTPX_ERRORS:
+            if isinstance(exc, core):
+                raise mapped(str(exc)) from exc
+        raise
+
+
+class _ResponseStream(httpx.SyncByteStream):
+    def __init__(self, inner: Iterable[bytes]) -> None:
+        self._inner = inner
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _httpx_errors():
+            yield from self._inner
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+
+
+class VettedTransport(httpx.BaseTransport):
+    """An httpx transport whose every connection is opened by :class:`VettedBackend` (no proxies, no unix sockets)."""
+
+    def __init__(self, *, ssl_context: ssl.SSLContext, allow_private: bool, deadline: float | None = None,
+                 max_connections: int = 4) -> None:
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=max_connections,
+            network_backend=VettedBackend(allow_private=allow_private, deadline=deadline),
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=request.url.raw_scheme, host=request.url.raw_host, port=request.url.port,
+                             target=request.url.raw_path),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _httpx_errors():
+            response = self._pool.handle_request(core_request)
+        assert isinstance(response.stream, Iterable)
+        return httpx.Response(status_code=response.status, headers=response.headers,
+                              stream=_ResponseStream(response.stream), extensions=response.extensions)
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,25 +1,23 @@
 """Feed dates to UTC (pure).
 
-Rules (issue 4):
+Rules:
 - the publication time is the first usable of ``published`` → ``updated`` → ``dc:date`` → first-seen (``now``);
 - a date written without a zone is read in the feed's default zone (``FeedMeta.default_tz``, else the
   ``WIREFEED_DEFAULT_TIMEZONE`` setting), then converted to UTC;
 - a date more than ``future_skew_seconds`` in the future is clamped to first-seen and the raw string kept;
 - a date before 1990 (year 0, Unix epoch 0, "0001-01-01") counts as missing; so does one that cannot be read.
 
-RFC 822 (RSS) and ISO 8601 / RFC 3339 (Atom, JSON Feed) are read here with two compiled patterns; anything
-else falls back to feedparser's own date parser (many locales and legacy forms), whose result is UTC.
+RFC 822 (RSS) and ISO 8601 / RFC 3339 (Atom, JSON Feed) are read here with two compiled patterns. Other forms
+(asctime, locales, legacy variants) are the parser's to read: :func:`pick_published` takes its reading (feedparser's
+``*_parsed``, UTC) when the raw string is not one of these.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from worker.errors import NEVER_SWALLOW
 
 __all__ = ["MIN_YEAR", "parse_date", "pick_published", "to_utc"]
 
@@ -137,28 +135,6 @@ def _parse_rfc822(m: re.Match[str], default_tz: str | None) -> datetime | None:
     return _build(year, month, int(d), int(h or 0), int(mi or 0), int(s or 0), 0, offset, default_tz)
 
 
-def _parse_fallback(raw: str) -> datetime | None:
-    try:
-        from feedparser.datetimes import _parse_date  # feedparser's many-format reader (UTC result)
-
-        st = _parse_date(raw)
-    except NEVER_SWALLOW:
-        raise
-    except Exception:  # the fallback parser is old code; any failure means "unreadable"
-        return None
-    return struct_to_utc(st)
-
-
-def struct_to_utc(st: time.struct_time | None) -> datetime | None:
-    """A feedparser ``*_parsed`` value (UTC struct_time) as an aware datetime, or None."""
-    if st is None:
-        return None
-    try:
-        return datetime(st[0], st[1], st[2], st[3], st[4], min(st[5], 59), tzinfo=UTC)
-    except (ValueError, TypeError, OverflowError):
-        return None
-
-
 def parse_date(raw: str | None, default_tz: str | None = "UTC") -> datetime | None:
     """``raw`` as an aware UTC datetime, or None when it cannot be read. Zone-less → ``default_tz``."""
     if not raw:
@@ -172,7 +148,7 @@ def parse_date(raw: str | None, default_tz: str | None = "UTC") -> datetime | No
     m = _RFC822.match(raw)
     if m is not None:
         return _parse_rfc822(m, default_tz)
-    return _parse_fallback(raw)
+    return None
 
 
 def to_utc(dt: datetime, default_tz: str | None = "UTC") -> datetime:

@@ -225,9 +225,21 @@ def scrape_registry(settings: Settings) -> Any:
 
 # --- worker lifecycle (called from worker.ops.signals) -----------------------------------------------
 
+class MetricsTooLate(RuntimeError):
+    """prometheus_client was imported before the multiprocess directory was set: its values live in memory."""
+
+
 def prepare_multiproc_dir() -> Path:
-    """Give this worker its own, empty multiprocess directory, before prometheus_client is imported."""
+    """Give this worker its own, empty multiprocess directory, before prometheus_client is imported.
+
+    prometheus_client reads ``PROMETHEUS_MULTIPROC_DIR`` once, when it is first imported (its documented
+    multiprocess set-up); raises :class:`MetricsTooLate` if something imported it earlier."""
     global _created_dir
+    import sys
+
+    if "prometheus_client" in sys.modules and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        raise MetricsTooLate("prometheus_client was imported before the metrics directory was set; "
+                             "the pool's counters would not be shared")
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if given:
         path = Path(given)
@@ -238,12 +250,6 @@ def prepare_multiproc_dir() -> Path:
         path = Path(tempfile.mkdtemp(prefix="wirefeed-metrics-"))
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
         _created_dir = path
-    import sys
-
-    if "prometheus_client" in sys.modules:  # imported too early: switch it to the mmap value class
-        from prometheus_client import values
-
-        values.ValueClass = values.get_value_class()
     return path
 
 
@@ -253,7 +259,11 @@ def setup_worker(settings: Settings) -> int | None:
     global _server
     if not settings.metrics_port:
         return None
-    path = prepare_multiproc_dir()
+    try:
+        path = prepare_multiproc_dir()
+    except MetricsTooLate as exc:
+        log.error("metrics_unavailable", error=str(exc))
+        return None
     from prometheus_client import start_http_server
 
     try:

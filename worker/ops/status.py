@@ -20,8 +20,6 @@ from worker.settings import Settings
 from worker.store import ops as ops_store
 
 BEAT_HEARTBEAT_KEY = "wirefeed:beat:heartbeat"  # unix time of beat's last tick (see worker.ops.signals)
-_PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priority 3/6/9 messages in "<queue>\x06\x16<n>"
-_PRIORITY_STEPS = (3, 6, 9)
 CONNECT_TIMEOUT = 3  # seconds: status, health and scrapes answer quickly even when a service is down
 
 
@@ -65,13 +63,17 @@ def _database(settings: Settings) -> dict[str, Any]:
 
 def queue_depths(client: Any) -> dict[str, int]:
     """Messages waiting in each queue (all priority levels), from the broker."""
+    # kombu's Redis transport keeps a queue in one list per priority step: the queue's own name for step 0,
+    # "<queue><sep><step>" for the others; sep and priority_steps are its documented transport options, which
+    # worker.app leaves at their defaults.
+    from kombu.transport.redis import Channel
+
     pipe = client.pipeline()
     for q in QUEUES:
-        pipe.llen(q)
-        for p in _PRIORITY_STEPS:
-            pipe.llen(f"{q}{_PRIORITY_SEP}{p}")
+        for step in Channel.priority_steps:
+            pipe.llen(f"{q}{Channel.sep}{step}" if step else q)
     counts = pipe.execute()
-    per = 1 + len(_PRIORITY_STEPS)
+    per = len(Channel.priority_steps)
     return {q: int(sum(counts[i * per:(i + 1) * per])) for i, q in enumerate(QUEUES)}
 
 

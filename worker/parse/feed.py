@@ -1,8 +1,8 @@
 """Feed bytes → :class:`ParsedFeed` (pure: no network, no files).
 
 The format is sniffed from the bytes, never from a file name: JSON Feed goes to :mod:`worker.parse.jsonfeed`,
-a well-formed UTF-8 RSS 2.0 / Atom 1.0 body to :mod:`worker.parse.lxml_reader` (lxml) when it can reproduce feedparser's
-result exactly, everything else (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, RDF) to feedparser. feedparser is always handed a byte
+a well-formed UTF-8 RSS 2.0 / Atom 1.0 body to :mod:`worker.parse.lxml_reader` (lxml) unless it declines,
+everything else (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, RDF) to feedparser. feedparser is always handed a byte
 stream (a ``str`` or ``bytes`` path could make it open a local file or a URL) with relative-URI resolution and
 sanitising switched off: :mod:`worker.normalize.entry` does both, only for entries that are new.
 
@@ -38,7 +38,7 @@ import feedparser
 
 from worker.errors import NEVER_SWALLOW, ParseError
 from worker.models import FeedMeta, ParsedFeed, RawEntry
-from worker.parse import jsonfeed
+from worker.parse import fields, ids, jsonfeed
 
 __all__ = [
     "ENTITY_BUDGET_BYTES", "MAX_ELEMENTS", "MAX_OPEN_RUN", "MAX_REFERENCES",
@@ -316,9 +316,6 @@ def _fix_outside_cdata(body: bytes, fix: Callable[[re.Match[bytes]], bytes]) -> 
 # Plain dict lookups: FeedParserDict.get maps "updated" to "published" when it is missing (and is slow).
 _get = dict.get
 
-_PERIOD_MINUTES = {"hourly": 60, "daily": 1440, "weekly": 10080, "monthly": 43200, "yearly": 525600}
-
-
 def _struct_dt(st: Any) -> datetime | None:
     if not st:
         return None
@@ -328,52 +325,25 @@ def _struct_dt(st: Any) -> datetime | None:
         return None
 
 
-def _str(value: Any) -> str | None:
-    if value is None:
-        return None
-    s = value if isinstance(value, str) else str(value)
-    return s if s.strip() else None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        n = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return n if 0 < n < 10**7 else None
+_str = fields.text
+_int = fields.positive_int
 
 
 def _update_period(feed: Any) -> int | None:
-    period = _get(feed, "sy_updateperiod")
-    if not period:
-        return None
-    minutes = _PERIOD_MINUTES.get(str(period).strip().lower())
-    if minutes is None:
-        return None
-    freq = _int(_get(feed, "sy_updatefrequency")) or 1
-    return max(1, minutes // freq)
+    return fields.update_period_minutes(_get(feed, "sy_updateperiod"), _get(feed, "sy_updatefrequency"))
 
 
 def _enclosures(e: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    seen: set[str] = set()
-
-    def add(url: Any, typ: Any, length: Any) -> None:
-        url = _str(url)
-        if url is None or url in seen:
-            return
-        seen.add(url)
-        out.append({"url": url.strip(), "type": _str(typ), "length": _int(length)})
-
+    out = fields.Enclosures()
     for link in _get(e, "links") or ():
         if _get(link, "rel") == "enclosure":
-            add(_get(link, "href"), _get(link, "type"), _get(link, "length"))
+            out.add(_get(link, "href"), _get(link, "type"), _get(link, "length"))
     for media in _get(e, "media_content") or ():
         typ = _get(media, "type") or (f"{media['medium']}/*" if _get(media, "medium") else None)
-        add(_get(media, "url"), typ, _get(media, "filesize") or _get(media, "fileSize"))
+        out.add(_get(media, "url"), typ, _get(media, "filesize") or _get(media, "fileSize"))
     for thumb in _get(e, "media_thumbnail") or ():
-        add(_get(thumb, "url"), "image/*", None)
-    return out
+        out.add(_get(thumb, "url"), "image/*", None)
+    return out.items
 
 
 def _content(e: Any) -> tuple[str | None, bool]:
@@ -401,7 +371,7 @@ def _authors(e: Any) -> list[str]:
     return names
 
 
-def _entry(e: Any, feed_url: str) -> RawEntry:
+def _entry(e: Any, feed_url: str, guid: str | None) -> RawEntry:
     content, content_is_html = _content(e)
     summary = _get(e, "summary") if "summary_detail" in e else None  # feedparser copies content into summary
     if content is None and summary is None:
@@ -412,7 +382,7 @@ def _entry(e: Any, feed_url: str) -> RawEntry:
     source = _get(e, "source") or {}
     tags = [_get(t, "term") or _get(t, "label") for t in _get(e, "tags") or ()]
     return RawEntry(
-        guid=_str(_get(e, "id")),
+        guid=_str(guid),
         link=_str(_get(e, "link")),
         title=_str(_get(e, "title")),
         summary=_str(summary),
@@ -478,9 +448,10 @@ def _parse_xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
         update_period_minutes=_update_period(feed),
     )
     raws = []
+    guids = ids.restore_written_ids(entries, ids.written_ids(body)) if entries else []
     for i, e in enumerate(entries):
         try:
-            raws.append(_entry(e, url))
+            raws.append(_entry(e, url, guids[i]))
         except NEVER_SWALLOW:
             raise
         except Exception as exc:  # one odd entry must not lose the feed
@@ -497,8 +468,8 @@ def _parse_xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
 def parse_feed(body: bytes, url: str, content_type: str | None = None, *, fast: bool = True) -> ParsedFeed:
     """Parse a feed body. Raises :class:`ParseError` (one-line reason) when it is not a feed at all.
 
-    A well-formed UTF-8 RSS 2.0 / Atom 1.0 body is read by :mod:`worker.parse.lxml_reader` (lxml) when it can match
-    feedparser's result exactly; everything else, and everything when ``fast`` is false, by feedparser."""
+    A well-formed UTF-8 RSS 2.0 / Atom 1.0 body is read by :mod:`worker.parse.lxml_reader` (lxml) unless it declines;
+    everything else, and everything when ``fast`` is false, by feedparser."""
     if not body or not body.strip(b"\xef\xbb\xbf" + _WS + b"\x00"):
         raise ParseError("empty body")
     body = _to_utf8(body)
