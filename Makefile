@@ -1,5 +1,5 @@
 # Each target is exactly what CI or an operator runs.
-.PHONY: test lint types ci bench up schema
+.PHONY: test lint types ci bench up schema constraints
 
 test:           ## the README's test command (brings PostgreSQL/Redis up if needed)
 	./scripts/test
@@ -15,6 +15,9 @@ ci:             ## what CI runs, on a clean clone
 
 schema:         ## rewrite worker/store/schema.sql from the migrations (after adding one)
 	.venv/bin/python scripts/schema.py
+
+constraints:    ## rewrite constraints.txt from pyproject.toml's dependencies (after changing them)
+	./scripts/constraints
 
 bench:          ## the benchmark; writes bench/RESULTS.md
 	.venv/bin/python -m bench

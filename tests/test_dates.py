@@ -38,6 +38,10 @@ PARSE_CASES = [
     ("2003-12-13", "UTC", utc(2003, 12, 13)),
     # offset without colon
     ("2018-04-05T12:00:00-0500", "UTC", utc(2018, 4, 5, 17, 0)),
+    # ISO date-time with a zone abbreviation (a Latvian page's JSON-LD: EET is UTC+2)
+    ("2021-01-03T17:40:00EET", "UTC", utc(2021, 1, 3, 15, 40)),
+    # ISO date-time with an unknown abbreviation: read in the default zone, as RFC 822 dates are
+    ("2021-01-03T17:40:00XYZ", "Europe/Berlin", utc(2021, 1, 3, 16, 40)),
     # basic ISO format
     ("20040105T12:00:00Z", "UTC", utc(2004, 1, 5, 12, 0)),
     # 24:00 is midnight of the next day

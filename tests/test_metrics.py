@@ -193,6 +193,34 @@ def test_worker_start_up_does_not_import_prometheus_client_before_the_metrics_di
     assert done.stdout.strip() == "False"
 
 
+def test_worker_serves_metrics_with_flowers_celery_plugin_installed(env: dict[str, str], tmp_path: Path) -> None:
+    """Celery's command line loads installed plugins before ``worker_init``, and Flower's imports
+    prometheus_client, which reads its multiprocess directory once, on that first import. ``wirefeed worker``
+    sets the directory before Celery starts, so the endpoint serves shared values all the same (the Docker
+    image installs Flower; so do the dev extras, so this runs against the real plugin)."""
+    from importlib.metadata import entry_points
+
+    assert any(e.value.startswith("flower") for e in entry_points(group="celery.commands")), \
+        "Flower's Celery plugin is not installed (pip install -e '.[dev]')"
+    port = free_port()
+    log_path = tmp_path / "worker.log"
+    exe = Path(sys.executable).with_name("wirefeed")
+    clean = {k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [str(exe), "worker", "-Q", "process", "-c", "1", "--pool", "prefork",
+             "-n", f"plugin-{uuid.uuid4().hex[:6]}@%h", "--without-mingle", "--without-gossip"],
+            env={**clean, "WIREFEED_METRICS_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )
+        try:
+            _wait_worker_ready(env, proc, log_path)
+            text = log_path.read_text(errors="replace")
+            assert "metrics_unavailable" not in text, text[-2000:]
+            assert ("wirefeed_queue_depth", (("queue", "process"),)) in scrape(port)
+        finally:
+            stop_process(proc)
+
+
 def test_metrics_refuse_a_prometheus_client_imported_too_early(tmp_path: Path) -> None:
     done = _fresh_python(
         "import prometheus_client\n"

@@ -479,10 +479,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("worker", "beat"):
         try:
-            load_settings()
+            settings = load_settings()
         except ConfigError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
+        if argv[0] == "worker" and settings.metrics_port:
+            # Before Celery starts: its command line loads installed plugins (Flower's imports prometheus_client),
+            # and prometheus_client reads its multiprocess directory once, on that first import.
+            from worker.ops.metrics import prepare_multiproc_dir
+
+            prepare_multiproc_dir()
         return cmd_celery(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:

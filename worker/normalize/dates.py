@@ -54,7 +54,7 @@ _ZONES = {
 _ISO = re.compile(
     r"\s*(\d{4})-?(\d{2})-?(\d{2})"
     r"(?:[Tt ]\s*(\d{1,2}):?(\d{2})(?::?(\d{2})(?:[.,](\d{1,9}))?)?)?"
-    r"\s*(?:([Zz])|([+-])(\d{2}):?(\d{2})?|\s*(UTC|GMT|UT))?\s*$"
+    r"\s*(?:([Zz])|([+-])(\d{2}):?(\d{2})?|\s*\(?([A-Za-z]{2,5})\)?)?\s*$"
 )
 _RFC822 = re.compile(
     r"\s*(?:[^\W\d_]{2,}\.?,?\s*)?(\d{1,2})[\s\-]+([^\W\d_]{3,9})\.?[\s\-]+(\d{2,4}),?"
@@ -94,8 +94,12 @@ def _build(
 
 def _parse_iso(m: re.Match[str], default_tz: str | None) -> datetime | None:
     y, mo, d, h, mi, s, frac, z, sign, oh, om, zname = m.groups()
-    if z or zname:
+    if z:
         offset: int | None = 0
+    elif zname:
+        # a zone abbreviation (pages write "2021-01-03T17:40:00EET"); an unknown one counts as no zone
+        hours = _ZONES.get(zname.lower())
+        offset = None if hours is None else round(hours * 60)
     elif sign:
         offset = int(oh) * 60 + int(om or 0)
         if offset >= 24 * 60:
