@@ -21,21 +21,9 @@ import redis
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def shared_dir() -> Path:
-    env = os.environ.get("WIREFEED_SHARED")
-    if env:
-        return Path(env)
-    for cand in (ROOT.parent / "shared", ROOT.parents[1] / "shared"):
-        if cand.is_dir():
-            return cand
-    raise RuntimeError("cannot find the shared/ folder (fixtures, corpus): set WIREFEED_SHARED")
-
-
-SHARED = shared_dir()
-FIXTURES = SHARED / "fixtures" / "syndication"
-CORPUS = SHARED / "corpus" / "feeds"
+DATA = ROOT / "tests" / "data"  # every file a test reads (tests/data/README.md: origin and licences)
+FIXTURES = DATA / "fixtures" / "syndication"
+CORPUS = DATA / "corpus" / "feeds"
 
 ADMIN_URL = os.environ.get("WIREFEED_TEST_ADMIN_URL") or os.environ.get(
     "DATABASE_URL", "postgresql://127.0.0.1:5432/postgres")
@@ -182,7 +170,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture()
 def fixture_server() -> Iterator[str]:
-    """A loopback HTTP server serving the shared syndication fixtures; yields its base URL."""
+    """A loopback HTTP server serving the syndication fixtures; yields its base URL."""
     handler = functools.partial(_QuietHandler, directory=str(FIXTURES))
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     t = threading.Thread(target=srv.serve_forever, daemon=True)

@@ -1,6 +1,6 @@
 """The lxml fast path (:mod:`worker.parse.lxml_reader`) against feedparser, the parser of record.
 
-Over the whole shared corpus (read in place from ``../shared``) and the benchmark's generated feeds: wherever the
+Over the whole test corpus (``tests/data/corpus/feeds``) and the benchmark's generated feeds: wherever the
 fast path serves a body, its entries normalise to exactly the articles the feedparser path gives (every Article
 field, fixed ``now``) and its FeedMeta is the same. Bodies it must not serve are declined and still parse.
 """
