@@ -20,6 +20,8 @@ import pytest
 import redis
 from psycopg import sql
 
+from tests import session_guard
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"  # every file a test reads (tests/data/README.md: origin and licences)
 FIXTURES = DATA / "fixtures" / "syndication"
@@ -29,6 +31,31 @@ ADMIN_URL = os.environ.get("WIREFEED_TEST_ADMIN_URL") or os.environ.get(
     "DATABASE_URL", "postgresql://127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
 TABLES_KEEP = {"schema_migrations"}
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own plugins have read their paths from the working directory
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.basetemp:
+        config.option.basetemp = os.path.abspath(config.option.basetemp)
+    session_guard.start()
+
+
+_leftovers: list[str] = []
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A run that leaves a process, a database or a temporary file behind fails (tests/session_guard.py)."""
+    _leftovers.extend(session_guard.finish(failed=exitstatus != 0))
+    if _leftovers:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    if _leftovers:
+        terminalreporter.section("the test run left these behind (now removed)", red=True, bold=True)
+        for line in _leftovers:
+            terminalreporter.line(line)
 
 
 def _with_db(url: str, dbname: str) -> str:
@@ -41,8 +68,9 @@ def db_url() -> Iterator[str]:
     from worker.store.db import connect
     from worker.store.migrate import migrate
 
-    name = f"wirefeed_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = session_guard.db_name("session")
     admin = _with_db(ADMIN_URL, "postgres")
+    session_guard.note_admin_url(admin)
     with psycopg.connect(admin, autocommit=True) as c:
         c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = _with_db(ADMIN_URL, name)
@@ -68,8 +96,9 @@ def truncate_all(url: str) -> None:
 @pytest.fixture()
 def empty_db_url() -> Iterator[str]:
     """A database of its own with no schema at all (``wirefeed migrate`` never ran), dropped afterwards."""
-    name = f"wirefeed_test_empty_{uuid.uuid4().hex[:8]}"
+    name = session_guard.db_name("empty")
     admin = _with_db(ADMIN_URL, "postgres")
+    session_guard.note_admin_url(admin)
     with psycopg.connect(admin, autocommit=True) as c:
         c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
@@ -155,7 +184,7 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess
     """Run the real ``wirefeed`` console script (a separate process, as a user would)."""
     exe = Path(sys.executable).with_name("wirefeed")
     cmd = [str(exe), *args] if exe.exists() else [sys.executable, "-m", "worker.cli.main", *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=session_guard.run_dir())
 
 
 @pytest.fixture()
@@ -188,7 +217,7 @@ def celery_worker(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Po
     proc = subprocess.Popen(
         [str(exe), "worker", "-Q", "fetch,process", "-c", "2", "--pool", "prefork",
          "-n", f"test-{uuid.uuid4().hex[:6]}@%h", "--without-mingle", "--without-gossip"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=session_guard.run_dir(),
     )
     try:
         _wait_worker_ready(env, proc, tmp_path / "worker.log")

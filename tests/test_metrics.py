@@ -15,6 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT, _wait_worker_ready, free_port, stop_process, wait_for
+from tests.session_guard import run_dir
 from worker.ops import metrics
 
 FEEDS = ("sis-gov-eg.rss", "allafrica-egypt.rss", "ahram-online.atom")
@@ -30,7 +31,7 @@ def metrics_worker(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, P
         proc = subprocess.Popen(
             [str(exe), "worker", "-Q", "fetch,process", "-c", "2", "--pool", "prefork",
              "-n", f"metrics-{uuid.uuid4().hex[:6]}@%h", "--without-mingle", "--without-gossip"],
-            env={**env, "WIREFEED_METRICS_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            env={**env, "WIREFEED_METRICS_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT, cwd=run_dir(),
         )
         try:
             _wait_worker_ready(env, proc, log_path)

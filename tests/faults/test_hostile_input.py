@@ -18,9 +18,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import ROOT
 from tests.faults import hostile
 from tests.faults.conftest import WIREFEED, rss
+from tests.session_guard import run_dir
 
 RSS_LIMIT_MB = 600  # the CLI alone peaks near 200 MB (imports); a bomb expanded by feedparser reaches GBs
 TIME_LIMIT_S = 60.0
@@ -42,7 +42,7 @@ def ingest(env: dict[str, str], tmp: Path, *paths: Path) -> Run:
     out, err = (tmp / "stdout").open("w+"), (tmp / "stderr").open("w+")
     t0 = time.monotonic()
     p = subprocess.Popen([str(WIREFEED), "ingest", "--json", *map(str, paths)], env=env, stdout=out, stderr=err,
-                         cwd=ROOT)
+                         cwd=run_dir())
     _, status, usage = os.wait4(p.pid, 0)  # this child's own peak resident set (KiB on Linux)
     p.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.monotonic() - t0
