@@ -46,7 +46,7 @@ _leftovers: list[str] = []
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A run that leaves a process, a database or a temporary file behind fails (tests/session_guard.py)."""
-    _leftovers.extend(session_guard.finish(failed=exitstatus != 0))
+    _leftovers.extend(session_guard.finish())
     if _leftovers:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -56,6 +56,8 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
         terminalreporter.section("the test run left these behind (now removed)", red=True, bold=True)
         for line in _leftovers:
             terminalreporter.line(line)
+    if session_guard.kept():
+        terminalreporter.line(f"tmp_path folders kept in {session_guard.kept()}")
 
 
 def _with_db(url: str, dbname: str) -> str:

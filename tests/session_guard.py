@@ -15,8 +15,8 @@ At the end (``finish``, from ``pytest_sessionfinish``) the run fails, naming eac
   ``mkdtemp`` nobody removed, files written to the run directory): it is removed;
 - a database named with the token is still there (the session's own, or one a test created): it is dropped.
 
-A run with failing tests keeps pytest's ``tmp_path`` folders (in the root) for inspection; otherwise the root
-goes too.
+pytest's own ``tmp_path`` folders (in the root) go with it, unless ``WIREFEED_TEST_KEEP_TMP=1`` keeps them
+(the run says where).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ENV_KEY = "WIREFEED_TEST_SESSION"
+KEEP_KEY = "WIREFEED_TEST_KEEP_TMP"  # "1": keep pytest's tmp_path folders after the run, to look into them
 TOKEN = uuid.uuid4().hex[:12]
 
 
@@ -134,13 +135,18 @@ def _temporary(keep_pytest: bool) -> list[str]:
     for path in sorted(g.run_dir.iterdir()):
         problems.append(f"left in the run directory: {path.name}")
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    # multiprocessing's own directory for this process (a test used a Queue or Barrier): its exit handler removes it
+    import multiprocessing.process
+
+    mp_dir = getattr(multiprocessing.process.current_process(), "_config", {}).get("tempdir")
     for path in sorted(g.root.iterdir()):
-        if path == g.run_dir or path.name.startswith("pytest-of-"):
+        if path == g.run_dir or path.name.startswith("pytest-of-") or str(path) == mp_dir:
             continue
         problems.append(f"temporary {'directory' if path.is_dir() else 'file'} left behind: {path.name}")
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-    if not (keep_pytest and any(g.root.glob("pytest-of-*"))):
-        shutil.rmtree(g.root, ignore_errors=True)
+    if keep_pytest:
+        return problems
+    shutil.rmtree(g.root, ignore_errors=True)
     return problems
 
 
@@ -162,11 +168,16 @@ def _databases() -> list[str]:
     return problems
 
 
-def finish(*, failed: bool) -> list[str]:
+def finish() -> list[str]:
     """Every leftover of the session, each cleaned up; empty when the session left nothing behind."""
     g = current()
     os.chdir(g.origin)
     grace = float(os.environ.get("WIREFEED_TEST_STOP_GRACE_SECONDS", "10"))  # for stopping processes
     problems = _processes(grace) + _databases()
-    problems += _temporary(keep_pytest=failed)
+    problems += _temporary(keep_pytest=os.environ.get(KEEP_KEY) == "1")
     return problems
+
+
+def kept() -> Path | None:
+    """Where pytest's folders were kept (``WIREFEED_TEST_KEEP_TMP=1``), else None."""
+    return current().root if os.environ.get(KEEP_KEY) == "1" else None
