@@ -245,7 +245,10 @@ def _worker(db_url: str, n: int, barrier: object, use_locks: bool, out: object) 
         aid = insert(conn, a)
         barrier.wait()  # type: ignore[attr-defined]
         links = st.assign_stories(conn, [(aid, a)])
-        time.sleep(0.3)  # hold the transaction open: every other process looks up before anyone commits
+        if use_locks:
+            time.sleep(0.3)  # hold the transaction open: the others' claims must wait for this commit
+        else:
+            barrier.wait()  # type: ignore[attr-defined]  # every process has looked up before anyone commits
         conn.commit()
     out.put((aid, links[aid].story_id))  # type: ignore[attr-defined]
 
