@@ -40,6 +40,16 @@ def pytest_configure(config: pytest.Config) -> None:
     session_guard.start()
 
 
+# A test that uses none of these needs neither PostgreSQL nor Redis: it is marked ``unit`` (./scripts/test -m unit).
+SERVICE_FIXTURES = frozenset({"db_url", "empty_db_url", "redis_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVICE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.unit)
+
+
 _leftovers: list[str] = []
 
 
@@ -204,7 +214,7 @@ def fixture_server() -> Iterator[str]:
     """A loopback HTTP server serving the syndication fixtures; yields its base URL."""
     handler = functools.partial(_QuietHandler, directory=str(FIXTURES))
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     yield f"http://127.0.0.1:{srv.server_address[1]}"
     srv.shutdown()
