@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import lru_cache
 from typing import Literal
@@ -29,6 +30,9 @@ class Settings(BaseSettings):
     read_timeout: float = Field(30.0, alias="WIREFEED_READ_TIMEOUT", gt=0)
     fetch_deadline: float = Field(60.0, alias="WIREFEED_FETCH_DEADLINE", gt=0)
     contact_url: str = Field("https://github.com/wirefeed/wirefeed", alias="WIREFEED_CONTACT_URL")
+    # PEM file of extra certificate authorities trusted for HTTPS feeds, beside the default bundle (a private
+    # CA; the tests' throwaway one)
+    extra_ca_file: str | None = Field(None, alias="WIREFEED_EXTRA_CA_FILE")
 
     # scheduling
     min_interval: int = Field(300, alias="WIREFEED_MIN_INTERVAL_SECONDS", gt=0)
@@ -61,6 +65,13 @@ class Settings(BaseSettings):
         if "://" in v and not v.startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a postgresql:// URL or a libpq conninfo string")
         return v
+
+    @field_validator("extra_ca_file")
+    @classmethod
+    def _ca_file(cls, v: str | None) -> str | None:
+        if v and not os.path.isfile(v):
+            raise ValueError("no such file")
+        return v or None
 
     @field_validator("redis_url")
     @classmethod

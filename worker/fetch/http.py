@@ -254,18 +254,22 @@ class BoundedDecoder:
         return b"".join(self.parts)
 
 
-@lru_cache(maxsize=1)
-def _ssl_context() -> ssl.SSLContext:
-    return httpx.create_ssl_context()
+@lru_cache(maxsize=4)
+def _ssl_context(extra_ca_file: str | None = None) -> ssl.SSLContext:
+    ctx = httpx.create_ssl_context()
+    if extra_ca_file:
+        ctx.load_verify_locations(cafile=extra_ca_file)  # trusted beside the default bundle, not instead
+    return ctx
 
 
 class _VettedTransport(httpx.HTTPTransport):
     """httpx's transport with its connection pool swapped for one that dials through :class:`VettedBackend`."""
 
-    def __init__(self, *, allow_private: bool, deadline: float) -> None:
-        super().__init__(verify=_ssl_context(), trust_env=False)
+    def __init__(self, *, allow_private: bool, deadline: float, extra_ca_file: str | None = None) -> None:
+        ctx = _ssl_context(extra_ca_file)
+        super().__init__(verify=ctx, trust_env=False)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=_ssl_context(),
+            ssl_context=ctx,
             max_connections=4,
             network_backend=VettedBackend(allow_private=allow_private, deadline=deadline),
         )
@@ -277,7 +281,8 @@ def _client(settings: Settings, deadline: float) -> httpx.Client:
         write=settings.read_timeout, pool=settings.connect_timeout,
     )
     return httpx.Client(
-        transport=_VettedTransport(allow_private=settings.allow_private_addresses, deadline=deadline),
+        transport=_VettedTransport(allow_private=settings.allow_private_addresses, deadline=deadline,
+                                   extra_ca_file=settings.extra_ca_file),
         timeout=timeout,
         follow_redirects=False,
         trust_env=False,  # an environment proxy would bypass the SSRF guard
