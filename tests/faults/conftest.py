@@ -144,8 +144,12 @@ class Proc:
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
         self._fh = log.open("ab")
-        self.p = subprocess.Popen([str(WIREFEED), *args], env=env, stdout=self._fh, stderr=subprocess.STDOUT,
-                                  cwd=run_dir(), start_new_session=True)
+        # a temporary directory of its own beside its log: what a process killed here leaves (billiard's pymp-*)
+        # stays with the test's files instead of the session's
+        tmp = log.with_suffix(".tmp")
+        tmp.mkdir(exist_ok=True)
+        self.p = subprocess.Popen([str(WIREFEED), *args], env={**env, "TMPDIR": str(tmp)}, stdout=self._fh,
+                                  stderr=subprocess.STDOUT, cwd=run_dir(), start_new_session=True)
 
     @property
     def pid(self) -> int:
