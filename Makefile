@@ -1,8 +1,11 @@
 # Each target is exactly what CI or an operator runs.
-.PHONY: test lint types ci bench up schema constraints
+.PHONY: test unit lint types ci bench up schema constraints
 
 test:           ## the README's test command (brings PostgreSQL/Redis up if needed)
 	./scripts/test
+
+unit:           ## the tests that need neither PostgreSQL nor Redis
+	./scripts/test -m unit
 
 lint:
 	.venv/bin/ruff check .
@@ -10,7 +13,7 @@ lint:
 types:
 	.venv/bin/mypy worker
 
-ci:             ## what CI runs, on a clean clone
+ci:             ## what CI runs, on a clean clone: system packages, fresh venv, ruff, mypy, tests
 	bash .ci/run
 
 schema:         ## rewrite worker/store/schema.sql from the migrations (after adding one)

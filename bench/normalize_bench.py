@@ -2,7 +2,7 @@
 
     python -m bench.normalize_bench [--repeat N] [--json] [--corpus DIR] [--generated N]
 
-Inputs: every XML/JSON feed of the shared corpus that parses (``WIREFEED_SHARED`` or ``../shared``), plus
+Inputs: every XML/JSON feed of the test corpus that parses (``tests/data/corpus/feeds``, or ``--corpus``), plus
 ``--generated`` realistic news feeds (50 items, ~3 KB full-text HTML each, mixed languages) made here with a
 fixed seed. Three numbers, entries per second:
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import random
 import sys
 import time
@@ -110,12 +109,7 @@ def generated_feed(seed: int, items: int = 50) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
-def _shared() -> Path | None:
-    env = os.environ.get("WIREFEED_SHARED")
-    cands = [Path(env)] if env else []
-    here = Path(__file__).resolve()
-    cands += [here.parents[1].parent / "shared", here.parents[2] / "shared"]
-    return next((c for c in cands if (c / "corpus" / "feeds").is_dir()), None)
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "corpus" / "feeds"
 
 
 def corpus_bodies(corpus: Path) -> list[tuple[str, bytes]]:
@@ -194,12 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best is reported")
     ap.add_argument("--generated", type=int, default=20, help="generated 50-item feeds")
-    ap.add_argument("--corpus", type=Path, default=None, help="corpus/feeds folder (default: the shared one)")
+    ap.add_argument("--corpus", type=Path, default=None, help="corpus/feeds folder (default: tests/data/corpus/feeds)")
     ap.add_argument("--json", action="store_true", help="one JSON document on stdout")
     args = ap.parse_args(argv)
 
     sets: dict[str, list[tuple[str, bytes]]] = {}
-    corpus = args.corpus or ((_shared() or Path("/nonexistent")) / "corpus" / "feeds")
+    corpus = args.corpus or CORPUS
     if corpus.is_dir():
         sets["corpus"] = corpus_bodies(corpus)
     if args.generated:

@@ -20,27 +20,54 @@ import pytest
 import redis
 from psycopg import sql
 
+from tests import session_guard
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def shared_dir() -> Path:
-    env = os.environ.get("WIREFEED_SHARED")
-    if env:
-        return Path(env)
-    for cand in (ROOT.parent / "shared", ROOT.parents[1] / "shared"):
-        if cand.is_dir():
-            return cand
-    raise RuntimeError("cannot find the shared/ folder (fixtures, corpus): set WIREFEED_SHARED")
-
-
-SHARED = shared_dir()
-FIXTURES = SHARED / "fixtures" / "syndication"
-CORPUS = SHARED / "corpus" / "feeds"
+DATA = ROOT / "tests" / "data"  # every file a test reads (tests/data/README.md: origin and licences)
+FIXTURES = DATA / "fixtures" / "syndication"
+CORPUS = DATA / "corpus" / "feeds"
 
 ADMIN_URL = os.environ.get("WIREFEED_TEST_ADMIN_URL") or os.environ.get(
     "DATABASE_URL", "postgresql://127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
 TABLES_KEEP = {"schema_migrations"}
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own plugins have read their paths from the working directory
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.basetemp:
+        config.option.basetemp = os.path.abspath(config.option.basetemp)
+    session_guard.start()
+
+
+# A test that uses none of these needs neither PostgreSQL nor Redis: it is marked ``unit`` (./scripts/test -m unit).
+SERVICE_FIXTURES = frozenset({"db_url", "empty_db_url", "redis_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVICE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.unit)
+
+
+_leftovers: list[str] = []
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A run that leaves a process, a database or a temporary file behind fails (tests/session_guard.py)."""
+    _leftovers.extend(session_guard.finish())
+    if _leftovers:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    if _leftovers:
+        terminalreporter.section("the test run left these behind (now removed)", red=True, bold=True)
+        for line in _leftovers:
+            terminalreporter.line(line)
+    if session_guard.kept():
+        terminalreporter.line(f"tmp_path folders kept in {session_guard.kept()}")
 
 
 def _with_db(url: str, dbname: str) -> str:
@@ -53,8 +80,9 @@ def db_url() -> Iterator[str]:
     from worker.migrations import migrate
     from worker.store.db import connect
 
-    name = f"wirefeed_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = session_guard.db_name("session")
     admin = _with_db(ADMIN_URL, "postgres")
+    session_guard.note_admin_url(admin)
     with psycopg.connect(admin, autocommit=True) as c:
         c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = _with_db(ADMIN_URL, name)
@@ -80,8 +108,9 @@ def truncate_all(url: str) -> None:
 @pytest.fixture()
 def empty_db_url() -> Iterator[str]:
     """A database of its own with no schema at all (``wirefeed migrate`` never ran), dropped afterwards."""
-    name = f"wirefeed_test_empty_{uuid.uuid4().hex[:8]}"
+    name = session_guard.db_name("empty")
     admin = _with_db(ADMIN_URL, "postgres")
+    session_guard.note_admin_url(admin)
     with psycopg.connect(admin, autocommit=True) as c:
         c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
@@ -167,7 +196,7 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess
     """Run the real ``wirefeed`` console script (a separate process, as a user would)."""
     exe = Path(sys.executable).with_name("wirefeed")
     cmd = [str(exe), *args] if exe.exists() else [sys.executable, "-m", "worker.cli.main", *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=session_guard.run_dir())
 
 
 @pytest.fixture()
@@ -182,10 +211,10 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture()
 def fixture_server() -> Iterator[str]:
-    """A loopback HTTP server serving the shared syndication fixtures; yields its base URL."""
+    """A loopback HTTP server serving the syndication fixtures; yields its base URL."""
     handler = functools.partial(_QuietHandler, directory=str(FIXTURES))
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     yield f"http://127.0.0.1:{srv.server_address[1]}"
     srv.shutdown()
@@ -200,7 +229,7 @@ def celery_worker(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Po
     proc = subprocess.Popen(
         [str(exe), "worker", "-Q", "fetch,process", "-c", "2", "--pool", "prefork",
          "-n", f"test-{uuid.uuid4().hex[:6]}@%h", "--without-mingle", "--without-gossip"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=session_guard.run_dir(),
     )
     try:
         _wait_worker_ready(env, proc, tmp_path / "worker.log")

@@ -125,7 +125,9 @@ class FeedServer:
         self.hits: list[Hit] = []
         self._httpd = _Server((host, 0), _Handler)
         self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # polled often: shutdown() waits for the loop to look, and a test waiting 0.5 s for it adds up
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
 
     @property
     def base(self) -> str:

@@ -129,13 +129,13 @@ def test_migrate_service_command_runs_locally(cli, conn) -> None:
     """The migrate service's command, run here against the test database: schema current, feeds imported."""
     r = cli("migrate")
     assert r.returncode == 0, r.stderr
-    r = cli("feeds", "import", "config/feeds.opml")
+    r = cli("feeds", "import", str(ROOT / "config" / "feeds.opml"))
     assert r.returncode == 0, r.stderr
     count = conn.execute("SELECT count(*) FROM feeds").fetchone()[0]
     assert count >= 10
     urls = {u for (u,) in conn.execute("SELECT url FROM feeds")}
     assert "https://allafrica.com/tools/headlines/rdf/egypt/headlines.rdf" in urls
     # importing again subscribes nothing new
-    again = cli("feeds", "import", "config/feeds.opml")
+    again = cli("feeds", "import", str(ROOT / "config" / "feeds.opml"))
     assert "0 new" in again.stdout
     assert conn.execute("SELECT count(*) FROM feeds").fetchone()[0] == count

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import ADMIN_URL, FIXTURES, _with_db
+from tests.conftest import FIXTURES
 
 SIS, ALLAFRICA, AHRAM = (FIXTURES / n for n in ("sis-gov-eg.rss", "allafrica-egypt.rss", "ahram-online.atom"))
 
@@ -224,25 +223,17 @@ def test_ingest_role_can_write_rows_but_not_change_the_schema(conn) -> None:
     conn.rollback()
 
 
-def test_migration_is_idempotent_when_the_roles_already_exist() -> None:
+def test_migration_is_idempotent_when_the_roles_already_exist(db_url: str, empty_db_url: str) -> None:
     """Roles are cluster-wide: a second database's migration must find them and go on."""
     from worker.migrations import migrate
 
-    name = f"wirefeed_test_roles_{uuid.uuid4().hex[:8]}"
-    admin = _with_db(ADMIN_URL, "postgres")
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        with psycopg.connect(_with_db(ADMIN_URL, name)) as c:
-            applied = [m.version for m in migrate(c)]
-            assert 4 in applied
-            granted = c.execute(
-                "SELECT has_table_privilege('wirefeed_reader', 'articles', 'SELECT'), "
-                "has_table_privilege('wirefeed_reader', 'articles', 'INSERT')").fetchone()
-            assert granted == (True, False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with psycopg.connect(empty_db_url) as c:  # the session's database, migrated already, made the roles
+        applied = [m.version for m in migrate(c)]
+        assert 4 in applied
+        granted = c.execute(
+            "SELECT has_table_privilege('wirefeed_reader', 'articles', 'SELECT'), "
+            "has_table_privilege('wirefeed_reader', 'articles', 'INSERT')").fetchone()
+        assert granted == (True, False)
 
 
 # --- the documentation's examples run, as the reader --------------------------------------------

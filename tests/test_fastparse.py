@@ -1,6 +1,6 @@
 """The lxml reader (:mod:`worker.parse.lxml_reader`) against feedparser, the parser of record.
 
-Over the whole shared corpus (read in place from ``../shared``) and the benchmark's generated feeds: wherever the
+Over the whole test corpus (``tests/data/corpus/feeds``) and the benchmark's generated feeds: wherever the
 lxml reader serves a body, its FeedMeta, its entries and the articles they normalise to (every field, fixed
 ``now``) equal the feedparser path's. Bodies it must not serve are declined and still parse.
 """

@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from tests.conftest import ROOT, free_port, wait_for
+from tests.session_guard import run_dir
 from worker.ops import status
 
 
@@ -84,7 +85,7 @@ def test_beat_heartbeat_from_a_real_beat_then_stale(cli, conn, env, clean_broker
     exe = Path(sys.executable).with_name("wirefeed")
     beat = subprocess.Popen(
         [str(exe), "beat", "--schedule", str(tmp_path / "beat-schedule"), "--loglevel", "WARNING"],
-        env={**env, "WIREFEED_SCHEDULE_EVERY_SECONDS": "1"}, cwd=ROOT,
+        env={**env, "WIREFEED_SCHEDULE_EVERY_SECONDS": "1"}, cwd=run_dir(),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:

@@ -13,7 +13,6 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import ADMIN_URL, _with_db
 from worker.migrations import Migration, MigrationChanged, available, check_unchanged
 from worker.store.migrate import AppliedMigration
 
@@ -21,14 +20,8 @@ EXPECTED_PUBLIC = {"feeds", "articles", "article_sightings", "schema_migrations"
 
 
 @pytest.fixture()
-def empty_db() -> str:
-    name = f"wirefeed_mig_{uuid.uuid4().hex[:8]}"
-    admin = _with_db(ADMIN_URL, "postgres")
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield _with_db(ADMIN_URL, name)
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+def empty_db(empty_db_url: str) -> str:
+    return empty_db_url
 
 
 def _migrate_cli(url: str) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,4 @@
-"""Per-host politeness against a real Redis (database 13, flushed around each test)."""
+"""Per-host politeness against a real Redis: this test session's own database, emptied before each test."""
 
 from __future__ import annotations
 
@@ -15,15 +15,12 @@ from worker.fetch.http import fetch_feed_body
 from worker.fetch.politeness import HostBusy, HostPoliteness
 from worker.settings import Settings
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
-
 
 @pytest.fixture
-def client() -> Iterator[redis.Redis]:
-    c = redis.Redis.from_url(REDIS_URL)
-    c.flushdb()
+def client(clean_redis: str) -> Iterator[redis.Redis]:
+    c = redis.Redis.from_url(clean_redis)
     yield c
-    c.flushdb()
+    c.close()
 
 
 def pol(client: redis.Redis, **kw: float) -> HostPoliteness:
@@ -48,48 +45,63 @@ def test_min_gap_between_requests(client: redis.Redis) -> None:
     p = pol(client, min_gap=0.3, max_in_flight=10)
     assert p.try_acquire("a.example")[0] is not None
     token, wait, why = p.try_acquire("a.example")
-    assert token is None and why == "gap" and 0.1 < wait <= 0.3
+    assert token is None and why == "gap" and 0 < wait <= 0.3  # what is left of the gap, read on Redis's clock
     time.sleep(wait + 0.02)
     assert p.try_acquire("a.example")[0] is not None
 
 
 def test_crashed_worker_never_wedges_a_host(client: redis.Redis) -> None:
-    p = pol(client, max_in_flight=1, lease=0.3)
+    # a lease long enough that the second call always comes within it, however loaded the machine
+    p = pol(client, max_in_flight=1, lease=1.0)
     assert p.try_acquire("a.example")[0] is not None  # never released: the worker "died"
     assert p.try_acquire("a.example")[0] is None
-    time.sleep(0.35)
+    time.sleep(1.05)
     assert p.try_acquire("a.example")[0] is not None  # the lease ran out
-    time.sleep(0.35)
+    time.sleep(1.05)
     assert client.keys("wirefeed:host:a.example*") == []  # and every key expires by itself
 
 
-def test_retry_after_blocks_every_feed_on_the_host(client: redis.Redis) -> None:
+def test_retry_after_blocks_every_feed_on_the_host(client: redis.Redis, clean_redis: str) -> None:
+    # a block long enough that seconds of a stalled machine between the calls below change nothing
     p = pol(client)
-    p.note_retry_after("a.example", 2.0)
-    p.note_retry_after("a.example", 0.5)  # a shorter later answer does not shorten the block
+    p.note_retry_after("a.example", 60.0)
+    p.note_retry_after("a.example", 30.0)  # a shorter later answer does not shorten the block
     with pytest.raises(HostBusy) as info, p.slot("a.example"):
         pass
-    assert info.value.retry_after is not None and 1.5 < info.value.retry_after <= 2.0 * 1.2
+    assert info.value.retry_after is not None and 50 < info.value.retry_after <= 60.0 * 1.2
     assert not isinstance(info.value, WirefeedError)  # a wait, never taken for a failure of the feed
-    assert 1.5 < p.blocked_for("a.example") <= 2.0
-    other_worker = pol(redis.Redis.from_url(REDIS_URL))  # a second worker sees the same block
+    assert 50 < p.blocked_for("a.example") <= 60.0
+    other_worker = pol(redis.Redis.from_url(clean_redis))  # a second worker sees the same block
     token, wait, why = other_worker.try_acquire("a.example")
-    assert token is None and why == "blocked" and wait > 1.5
+    assert token is None and why == "blocked" and wait > 50
     with p.slot("b.example"):
         pass
 
 
-def test_slot_waits_when_allowed(client: redis.Redis) -> None:
-    p = pol(client, min_gap=0.2, max_wait=1.0)
-    t0 = time.monotonic()
+def test_slot_waits_when_allowed(client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside the gap, ``slot`` sleeps for what is left of it and then enters, instead of raising HostBusy.
+    The sleep is replaced by one that records the wait and ends the gap, as the passing time would."""
+    p = pol(client, min_gap=30.0, max_wait=60.0)
+    slept: list[float] = []
+    caller = threading.current_thread()
+    real_sleep = time.sleep
+
+    def sleep(seconds: float) -> None:
+        if threading.current_thread() is not caller:
+            return real_sleep(seconds)
+        slept.append(seconds)
+        client.delete("wirefeed:host:a.example:gap")
+
+    monkeypatch.setattr(time, "sleep", sleep)
     with p.slot("a.example"):
         pass
+    assert slept == []  # the first request goes at once
     with p.slot("a.example"):
         pass
-    assert 0.18 < time.monotonic() - t0 < 0.6
+    assert len(slept) == 1 and 20 < slept[0] <= 30.0  # one wait: the rest of the 30 s gap
 
 
-def test_many_workers_never_exceed_the_limit(client: redis.Redis) -> None:
+def test_many_workers_never_exceed_the_limit(client: redis.Redis, clean_redis: str) -> None:
     active = 0
     peak = 0
     lock = threading.Lock()
@@ -97,7 +109,7 @@ def test_many_workers_never_exceed_the_limit(client: redis.Redis) -> None:
 
     def worker() -> None:
         nonlocal active, peak, done
-        p = pol(redis.Redis.from_url(REDIS_URL), max_in_flight=3, max_wait=10.0)
+        p = pol(redis.Redis.from_url(clean_redis), max_in_flight=3, max_wait=10.0)
         for _ in range(5):
             with p.slot("busy.example"):
                 with lock:

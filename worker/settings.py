@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import lru_cache
 from typing import Literal
@@ -36,6 +37,9 @@ class Settings(BaseSettings):
     host_busy_wait_max: float = Field(60.0, alias="WIREFEED_HOST_BUSY_WAIT_MAX_SECONDS", gt=0)
     host_busy_waits: int = Field(8, alias="WIREFEED_HOST_BUSY_WAITS", ge=0)
     sync_host_wait: float = Field(30.0, alias="WIREFEED_SYNC_HOST_WAIT_SECONDS", ge=0)  # `fetch --sync` sleeps
+    # PEM file of extra certificate authorities trusted for HTTPS feeds, beside the default bundle (a private
+    # CA; the tests' throwaway one)
+    extra_ca_file: str | None = Field(None, alias="WIREFEED_EXTRA_CA_FILE")
 
     # scheduling, backoff and disabling (worker.feed_state.decide)
     min_interval: int = Field(300, alias="WIREFEED_MIN_INTERVAL_SECONDS", gt=0)
@@ -87,6 +91,13 @@ class Settings(BaseSettings):
         if "://" in v and not v.startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a postgresql:// URL or a libpq conninfo string")
         return v
+
+    @field_validator("extra_ca_file")
+    @classmethod
+    def _ca_file(cls, v: str | None) -> str | None:
+        if v and not os.path.isfile(v):
+            raise ValueError("no such file")
+        return v or None
 
     @field_validator("redis_url")
     @classmethod

@@ -22,7 +22,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import ROOT, wait_for
+from tests.conftest import wait_for
+from tests.session_guard import run_dir
 
 WIREFEED = Path(sys.executable).with_name("wirefeed")
 
@@ -143,8 +144,12 @@ class Proc:
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
         self._fh = log.open("ab")
-        self.p = subprocess.Popen([str(WIREFEED), *args], env=env, stdout=self._fh, stderr=subprocess.STDOUT,
-                                  cwd=ROOT, start_new_session=True)
+        # a temporary directory of its own beside its log: what a process killed here leaves (billiard's pymp-*)
+        # stays with the test's files instead of the session's
+        tmp = log.with_suffix(".tmp")
+        tmp.mkdir(exist_ok=True)
+        self.p = subprocess.Popen([str(WIREFEED), *args], env={**env, "TMPDIR": str(tmp)}, stdout=self._fh,
+                                  stderr=subprocess.STDOUT, cwd=run_dir(), start_new_session=True)
 
     @property
     def pid(self) -> int:
@@ -227,7 +232,7 @@ def procs(tmp_path: Path) -> Iterator[dict]:
 
 def enqueue_all(env: dict[str, str]) -> None:
     r = subprocess.run([str(WIREFEED), "fetch", "--all"], env=env, capture_output=True, text=True, timeout=60,
-                       cwd=ROOT)
+                       cwd=run_dir())
     assert r.returncode == 0, r.stderr
     assert "enqueued" in r.stdout, r.stdout
 

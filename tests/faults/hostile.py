@@ -35,13 +35,14 @@ def quadratic_blowup() -> bytes:
     return feed(_item(1, description="&a;" * 40_000) + _item(2), doctype=doctype)
 
 
-def external_entity() -> bytes:
-    doctype = '<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd"><!ENTITY web SYSTEM "http://127.0.0.1:9/x">]>'
+def external_entity(listener: str = "http://127.0.0.1:9") -> bytes:
+    """``listener``: where the web entity points; a test passes a recorder's URL to see that nothing asks it."""
+    doctype = f'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd"><!ENTITY web SYSTEM "{listener}/x">]>'
     return feed(_item(1, description="before &xxe; middle &web; after") + _item(2), doctype=doctype)
 
 
-def parameter_entity_dtd() -> bytes:
-    doctype = ('<!DOCTYPE rss [<!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd"> %remote; '
+def parameter_entity_dtd(listener: str = "http://127.0.0.1:9") -> bytes:
+    doctype = (f'<!DOCTYPE rss [<!ENTITY % remote SYSTEM "{listener}/evil.dtd"> %remote; '
                '<!ELEMENT rss ANY><!ATTLIST item id ID #IMPLIED>]>')
     return feed(_item(1) + _item(2), doctype=doctype)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import ROOT
 from tests.faults.conftest import rss, scalar
+from tests.session_guard import run_dir
 
 WIREFEED = Path(sys.executable).with_name("wirefeed")
 
@@ -35,7 +35,7 @@ def test_ingest_survives_its_connection_being_killed(conn: psycopg.Connection, d
         p.write_bytes(rss(f, items, words=200))
         paths.append(str(p))
     before = _cli_backends(db_url, set())
-    proc = subprocess.Popen([str(WIREFEED), "ingest", *paths], env=env, cwd=ROOT, text=True,
+    proc = subprocess.Popen([str(WIREFEED), "ingest", *paths], env=env, cwd=run_dir(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     killed: list[int] = []
     deadline = time.monotonic() + 60

@@ -18,9 +18,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import ROOT
 from tests.faults import hostile
 from tests.faults.conftest import WIREFEED, rss
+from tests.netrecorder import ConnectionRecorder
+from tests.session_guard import run_dir
 
 RSS_LIMIT_MB = 600  # the CLI alone peaks near 200 MB (imports); a bomb expanded by feedparser reaches GBs
 TIME_LIMIT_S = 60.0
@@ -42,7 +43,7 @@ def ingest(env: dict[str, str], tmp: Path, *paths: Path) -> Run:
     out, err = (tmp / "stdout").open("w+"), (tmp / "stderr").open("w+")
     t0 = time.monotonic()
     p = subprocess.Popen([str(WIREFEED), "ingest", "--json", *map(str, paths)], env=env, stdout=out, stderr=err,
-                         cwd=ROOT)
+                         cwd=run_dir())
     _, status, usage = os.wait4(p.pid, 0)  # this child's own peak resident set (KiB on Linux)
     p.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.monotonic() - t0
@@ -55,9 +56,15 @@ def ingest(env: dict[str, str], tmp: Path, *paths: Path) -> Run:
     return Run(p.returncode, seconds, usage.ru_maxrss / 1024, doc, stderr)
 
 
-def case_body(name: str) -> bytes:
+def case_body(name: str, listener: str | None = None) -> bytes:
+    """The hostile body; ``listener`` (a URL) is where its external references point, for the cases that have any."""
     tag = name.replace("_", "-")
-    return getattr(hostile, name)().replace(b"hostile", tag.encode())
+    make = getattr(hostile, name)
+    body = make(listener) if listener and name in REMOTE_REFERENCES else make()
+    return body.replace(b"hostile", tag.encode())
+
+
+REMOTE_REFERENCES = ("external_entity", "parameter_entity_dtd")  # bodies naming a URL a parser could fetch
 
 
 def good_feed(tmp: Path) -> Path:
@@ -112,9 +119,11 @@ CASES = [
 def test_hostile_body_is_refused_or_cleaned_within_bounds(name: str, outcome: str, env, db_url, conn,
                                                           tmp_path: Path) -> None:
     bad = tmp_path / f"{name}.xml"
-    bad.write_bytes(case_body(name))
     good = good_feed(tmp_path)
-    run = ingest(env, tmp_path, bad, good)
+    with ConnectionRecorder() as listener:
+        bad.write_bytes(case_body(name, listener.url))
+        run = ingest(env, tmp_path, bad, good)
+    assert listener.connections == []  # a remote DTD or entity is never fetched (the listener records any try)
     assert run.seconds < TIME_LIMIT_S, run
     assert run.peak_mb < RSS_LIMIT_MB, run
     g = run.input("good.xml")

@@ -256,9 +256,12 @@ class BoundedDecoder:
         return b"".join(self.parts)
 
 
-@lru_cache(maxsize=1)
-def _ssl_context() -> ssl.SSLContext:
-    return httpx.create_ssl_context()
+@lru_cache(maxsize=4)
+def _ssl_context(extra_ca_file: str | None = None) -> ssl.SSLContext:
+    ctx = httpx.create_ssl_context()
+    if extra_ca_file:
+        ctx.load_verify_locations(cafile=extra_ca_file)  # trusted beside the default bundle, not instead
+    return ctx
 
 
 def _client(settings: Settings, deadline: float) -> httpx.Client:
@@ -267,8 +270,8 @@ def _client(settings: Settings, deadline: float) -> httpx.Client:
         write=settings.read_timeout, pool=settings.connect_timeout,
     )
     return httpx.Client(
-        transport=VettedTransport(ssl_context=_ssl_context(), allow_private=settings.allow_private_addresses,
-                                  deadline=deadline),
+        transport=VettedTransport(ssl_context=_ssl_context(settings.extra_ca_file),
+                                  allow_private=settings.allow_private_addresses, deadline=deadline),
         timeout=timeout,
         follow_redirects=False,
         trust_env=False,  # an environment proxy would bypass the SSRF guard

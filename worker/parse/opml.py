@@ -28,6 +28,10 @@ def read_opml(data: bytes) -> list[Outline]:
         raise OpmlError(f"not valid OPML/XML: {exc}") from None
     if root is None or etree.QName(root).localname.lower() != "opml":
         raise OpmlError("the document is not OPML (its root element is not <opml>)")
+    # lxml still substitutes internal entities in attribute values (xmlUrl="&x;") with resolve_entities off;
+    # OPML never needs a DOCTYPE, so any document that has one is refused rather than half-trusted
+    if root.getroottree().docinfo.doctype:
+        raise OpmlError("a DOCTYPE (DTD or entity declarations) is not accepted in OPML")
     seen: set[str] = set()
     out: list[Outline] = []
     for el in root.iter("{*}outline", "outline"):

@@ -57,6 +57,42 @@ END
 $$;
 
 --
+-- Name: wirefeed_keep_article_identity(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wirefeed_keep_article_identity() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.first_seen_at IS DISTINCT FROM OLD.first_seen_at THEN
+        RAISE EXCEPTION 'articles.first_seen_at never changes (article %)', OLD.id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF OLD.url IS NOT NULL AND NEW.url IS DISTINCT FROM OLD.url THEN
+        RAISE EXCEPTION 'articles.url never changes once set (article %)', OLD.id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+--
+-- Name: wirefeed_keep_sighting_seen_at(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wirefeed_keep_sighting_seen_at() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.seen_at IS DISTINCT FROM OLD.seen_at THEN
+        RAISE EXCEPTION 'article_sightings.seen_at never changes (feed %, guid %)', OLD.feed_id, OLD.guid
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+--
 -- Name: wirefeed_search_update(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -561,6 +597,12 @@ CREATE INDEX feed_fetches_fetched_at_idx ON public.feed_fetches USING btree (fet
 CREATE INDEX feeds_due_idx ON public.feeds USING btree (next_fetch_at) WHERE (disabled_at IS NULL);
 
 --
+-- Name: article_sightings article_sightings_keep_seen_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER article_sightings_keep_seen_at BEFORE UPDATE OF seen_at ON public.article_sightings FOR EACH ROW EXECUTE FUNCTION public.wirefeed_keep_sighting_seen_at();
+
+--
 -- Name: articles articles_ingest_seq_assign; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -577,6 +619,12 @@ CREATE TRIGGER articles_ingest_seq_mark_ins BEFORE INSERT ON public.articles FOR
 --
 
 CREATE TRIGGER articles_ingest_seq_mark_upd BEFORE UPDATE ON public.articles FOR EACH ROW WHEN ((((((((((old.title IS DISTINCT FROM new.title) OR (old.summary IS DISTINCT FROM new.summary)) OR (old.content_hash IS DISTINCT FROM new.content_hash)) OR (old.url IS DISTINCT FROM new.url)) OR (old.author IS DISTINCT FROM new.author)) OR (old.publisher IS DISTINCT FROM new.publisher)) OR (old.language IS DISTINCT FROM new.language)) OR (old.published_at IS DISTINCT FROM new.published_at)) OR (old.story_id IS DISTINCT FROM new.story_id))) EXECUTE FUNCTION public.wirefeed_ingest_seq_mark();
+
+--
+-- Name: articles articles_keep_identity; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER articles_keep_identity BEFORE UPDATE OF first_seen_at, url ON public.articles FOR EACH ROW EXECUTE FUNCTION public.wirefeed_keep_article_identity();
 
 --
 -- Name: articles articles_search_update; Type: TRIGGER; Schema: public; Owner: -
