@@ -172,8 +172,10 @@ def test_prometheus_scrapes_both_workers(compose_stack: Stack) -> None:
         len(v := query('wirefeed_dependency_up{dependency="postgresql"}')) == 2, v), 60, interval=2)
     assert up == {"worker-fetch": 1.0, "worker-process": 1.0}
     # the process worker counted the entries it stored
-    entries = stack.wait_until("wirefeed_entries_total", lambda: (
-        bool(v := query("sum by (service) (wirefeed_entries_total)")), v), 60, interval=2)
+    # (a scrape lags the workers by up to its interval: wait for the count, not for the first sample)
+    entries = stack.wait_until("wirefeed_entries_total to count every stored item", lambda: (
+        (v := query("sum by (service) (wirefeed_entries_total)")).get("worker-process", 0)
+        >= FEEDS * compose_stack.items, v), 90, interval=2)
     assert entries.get("worker-process", 0) >= FEEDS * compose_stack.items
 
 

@@ -39,7 +39,7 @@ def cluster() -> Iterator[pgcluster.Cluster]:
 
 def test_postgres_restart_mid_ingestion_loses_nothing(env, cluster, tmp_path, procs) -> None:
     from worker.store.db import connect
-    from worker.store.migrate import migrate
+    from worker.migrations import migrate
 
     db_url = cluster.url
     with connect(db_url) as conn:
