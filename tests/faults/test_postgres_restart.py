@@ -38,8 +38,8 @@ def cluster() -> Iterator[pgcluster.Cluster]:
 
 
 def test_postgres_restart_mid_ingestion_loses_nothing(env, cluster, tmp_path, procs) -> None:
-    from worker.store.db import connect
     from worker.migrations import migrate
+    from worker.store.db import connect
 
     db_url = cluster.url
     with connect(db_url) as conn:
