@@ -70,6 +70,7 @@ class PageReport:
     http_status: int | None = None
     duration_s: float = 0.0
     story_action: str | None = None  # process: keep / move / merge
+    step: str = "fetch"  # fetch (robots.txt and the page) or process (extract and store)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -270,7 +271,7 @@ def process_page(conn: psycopg.Connection, settings: Settings, article_id: int, 
                  final_url: str, content_type: str | None = None, http_status: int | None = None) -> PageReport:
     """Extract a fetched page and store what it changes (see the module's docstring)."""
     started = time.perf_counter()
-    report = PageReport(article_id, http_status=http_status)
+    report = PageReport(article_id, http_status=http_status, step="process")
     with conn.transaction():
         row, stale = _current(conn, article_id, claim)
         facts = page_store.facts(conn, article_id) if row is not None and not stale else None
