@@ -46,7 +46,7 @@ SENTENCE = "The minister met his counterpart in Cairo on Tuesday to discuss secu
         # auto: pages no longer than the items: the feed carries its articles
         ("auto", URL, SENTENCE * 11, ((300, 310), (280, 300), (290, 295)), False),
         # auto: a history of summaries does not make a 2,000-word item one
-        ("auto", URL, SENTENCE * 150, ((150, 450), (160, 500), (140, 420)), False),
+        ("auto", URL, SENTENCE * 160, ((150, 450), (160, 500), (140, 420)), False),
     ],
 )
 def test_wants_page(mode: str, url: str | None, text: str, history: tuple[tuple[int, int], ...], fetch: bool) -> None:
