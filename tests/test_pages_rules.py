@@ -103,7 +103,8 @@ def test_page_replaces_feed(feed_words: int, page_words: int, replaces: bool) ->
 def _facts(**kw: object) -> ArticleFacts:
     base: dict[str, object] = dict(
         article_id=7, url="https://allafrica.com/stories/1.html", title="Egypt: Chiefs meet in Cairo",
-        summary="[SIS] The chiefs met.", content_text="[SIS] The chiefs met.", content_html="<p>[SIS] The chiefs met.</p>",
+        summary="[SIS] The chiefs met.", content_text="[SIS] The chiefs met.",
+        content_html="<p>[SIS] The chiefs met.</p>",
         author=None, publisher="allAfrica.com: Egypt", syndicator=None, language="en",
         published_at=datetime(2025, 9, 17, 6, 12, tzinfo=UTC), feed_title="allAfrica.com: Egypt",
         feed_undated=False, content_hash="h0")
