@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from protego import Protego
 
-from worker.errors import FetchError, PermanentFetchError, TransientFetchError
+from worker.errors import FetchError, HostBusy, PermanentFetchError, TransientFetchError
 from worker.fetch.http import BodyLimit, Politeness, fetch_url
 from worker.settings import Settings
 
@@ -38,6 +38,7 @@ AGENT = "wirefeed"  # the product token robots.txt groups are matched against
 MAX_ROBOTS_BYTES = 512 * 1024  # RFC 9309: at least 500 KiB must be parsed
 ROBOTS_ACCEPT = "text/plain, */*;q=0.1"
 KEY_PREFIX = "wirefeed:robots:"
+LOCK_PREFIX = "wirefeed:robots-lock:"
 _LOCAL_MAX = 2048  # origins kept in a process's own copy
 
 
@@ -153,10 +154,34 @@ class Robots:
 
     def _entry(self, origin: str) -> _Entry:
         entry = self._cached(origin)
-        if entry is None:
+        if entry is not None:
+            return entry
+        locked = self._lock(origin)
+        try:
             entry = self._fetch(origin)
             self._keep(origin, entry)
+        finally:
+            if locked:
+                self._unlock(origin)
         return entry
+
+    def _lock(self, origin: str) -> bool:
+        """One worker fetches a site's robots.txt at a time; the others wait for its answer in the cache."""
+        if self.client is None:
+            return False
+        try:
+            got = self.client.set(LOCK_PREFIX + origin, "1", nx=True, ex=int(self.settings.fetch_deadline) + 5)
+        except Exception:  # Redis away: fetch it here (robots.txt is never skipped)
+            return False
+        if not got:
+            raise HostBusy(f"robots.txt of {origin} is being fetched by another worker", retry_after=1.0)
+        return True
+
+    def _unlock(self, origin: str) -> None:
+        try:
+            self.client.delete(LOCK_PREFIX + origin)
+        except Exception as exc:  # the lock expires on its own
+            log.warning("robots: cannot release the fetch lock of %s: %s", origin, exc)
 
     def _rules(self, origin: str, body: str) -> Protego:
         kept = self._parsed.get(origin)
