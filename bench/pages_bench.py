@@ -29,9 +29,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-WORDS = ("minister council water energy school health court police election budget climate transport village "
-         "festival research company football museum harbour railway drought parliament hospital farmers "
-         "exports currency talks treaty border rainfall mayor coalition strike teachers bridge airport").split()
+WORDS = ("minister", "council", "water", "energy", "school", "health", "court", "police", "election", "budget",
+         "climate", "transport", "village", "festival", "research", "company", "football", "museum", "harbour",
+         "railway", "drought", "parliament", "hospital", "farmers", "exports", "currency", "talks", "treaty",
+         "border", "rainfall", "mayor", "coalition", "strike", "teachers", "bridge", "airport")
 
 
 def _p95(values: list[float]) -> float:
