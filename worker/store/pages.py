@@ -267,8 +267,13 @@ class PageCounts:
 
 def counts(conn: psycopg.Connection) -> PageCounts:
     rows = conn.execute(
-        """SELECT status, coalesce(reason, '') AS reason, count(*) FROM article_pages
-           WHERE status IN ('pending', 'fetched') OR updated_at > now() - interval '1 day'
+        # two index scans (the due index, the updated_at index), never the whole table
+        """SELECT status, reason, count(*) FROM (
+               SELECT status, coalesce(reason, '') AS reason FROM article_pages
+               WHERE status IN ('pending', 'fetched')
+               UNION ALL
+               SELECT status, coalesce(reason, '') FROM article_pages
+               WHERE updated_at > now() - interval '1 day' AND status NOT IN ('pending', 'fetched')) r
            GROUP BY 1, 2""").fetchall()
     by: dict[str, int] = {}
     failed: dict[str, int] = {}
