@@ -294,6 +294,8 @@ class PageTask(WirefeedTask):
                             retry.backoff(failures, base=self.policy.base * 5, cap=self.policy.cap * 5,
                                           rand=random.random()))
             raise self.retry(countdown=countdown, max_retries=None)
+        elif report.outcome == "skipped" and started:  # a stale or finished request: this start does not count
+            self._page_quietly(article_id, "forget_attempt")
         telemetry.page_done(report)
         return report.as_json()
 
