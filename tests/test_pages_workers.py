@@ -95,3 +95,13 @@ def test_pages_through_the_workers(cli, conn, server, celery_worker, env) -> Non
     wait_for(lambda: _status(conn)["202509170142"] == "extracted", timeout=90)
     assert len(server.hits_on(CAIRO_PATH)) == 2
     assert conn.execute("SELECT content_text FROM articles WHERE id = %s", (aid,)).fetchone()[0] == CAIRO_TEXT
+
+    # poison: a request whose tasks started WIREFEED_POISON_ATTEMPTS times and never finished is given up,
+    # recorded (reason internal) and not fetched again; the article keeps its text
+    claim = conn.execute("UPDATE article_pages SET status = 'pending', attempts = 3 WHERE article_id = %s "
+                         "RETURNING claim", (aid,)).fetchone()[0]
+    conn.commit()
+    gave_up = app.send_task("wirefeed.fetch_page", args=(aid, claim)).get(timeout=60)
+    assert (gave_up["outcome"], gave_up["reason"]) == ("failed", "internal")
+    assert _status(conn)["202509170142"] == "failed" and len(server.hits_on(CAIRO_PATH)) == 2
+    assert conn.execute("SELECT text_source FROM articles WHERE id = %s", (aid,)).fetchone()[0] == "page"
