@@ -44,9 +44,6 @@ class PageRow:
     feed_undated: bool
 
 
-_ROW = "article_id, feed_id, url, item_key, status, claim, fetch_claim, attempts, feed_undated"
-
-
 def feed_page_mode(conn: psycopg.Connection, feed_id: int) -> str | None:
     """The feed's own page mode (``wirefeed feeds set ID --pages``), None for the global setting."""
     row = conn.execute("SELECT fetch_pages FROM feeds WHERE id = %s", (feed_id,)).fetchone()
@@ -120,35 +117,37 @@ def back_to_feed_text(conn: psycopg.Connection, article_ids: Sequence[int]) -> N
 # --- claims ---------------------------------------------------------------------------------------------------
 
 
+_CLAIM = """
+UPDATE article_pages u SET claim = u.claim + 1, claimed_until = now() + make_interval(secs => %(seconds)s)
+FROM (SELECT p.article_id FROM article_pages p
+      WHERE p.status IN ('pending', 'fetched') AND (p.claimed_until IS NULL OR p.claimed_until < now())
+        AND (%(feed)s::bigint IS NULL OR p.feed_id = %(feed)s)
+        AND (%(ids)s::bigint[] IS NULL OR p.article_id = ANY(%(ids)s))
+      ORDER BY p.claimed_until NULLS FIRST, p.article_id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) d
+WHERE u.article_id = d.article_id
+RETURNING u.article_id, u.claim
+"""
+
+
 def claim(conn: psycopg.Connection, *, claim_seconds: int, feed_id: int | None = None,
           article_ids: Sequence[int] | None = None, limit: int = 500) -> list[tuple[int, int]]:
     """Claim page requests that wait for a fetch or an extraction and are not claimed (or whose claim expired):
     those of one feed, these articles, or any. Returns (article id, claim number) pairs; a message carries
     its claim number, and one of an older claim finds the row moved on and does nothing."""
-    where = ["p.status IN ('pending', 'fetched')", "(p.claimed_until IS NULL OR p.claimed_until < now())"]
-    params: list[object] = []
-    if feed_id is not None:
-        where.append("p.feed_id = %s")
-        params.append(feed_id)
-    if article_ids is not None:
-        where.append("p.article_id = ANY(%s)")
-        params.append(list(article_ids))
-    rows = conn.execute(
-        f"""UPDATE article_pages u SET claim = u.claim + 1,
-                   claimed_until = now() + make_interval(secs => %s)
-            FROM (SELECT p.article_id FROM article_pages p WHERE {" AND ".join(where)}
-                  ORDER BY p.claimed_until NULLS FIRST, p.article_id LIMIT %s FOR UPDATE SKIP LOCKED) d
-            WHERE u.article_id = d.article_id
-            RETURNING u.article_id, u.claim""",  # noqa: S608 - the conditions are constants of this function
-        [claim_seconds, *params, limit],
-    )
-    return sorted((int(a), int(c)) for a, c in rows.fetchall())
+    rows = conn.execute(_CLAIM, {"seconds": claim_seconds, "feed": feed_id, "limit": limit,
+                                 "ids": list(article_ids) if article_ids is not None else None}).fetchall()
+    return sorted((int(a), int(c)) for a, c in rows)
+
+
+_GET = "SELECT article_id, feed_id, url, item_key, status, claim, fetch_claim, attempts, feed_undated " \
+       "FROM article_pages WHERE article_id = %s"
+_GET_LOCKED = "SELECT article_id, feed_id, url, item_key, status, claim, fetch_claim, attempts, feed_undated " \
+              "FROM article_pages WHERE article_id = %s FOR UPDATE"
 
 
 def get(conn: psycopg.Connection, article_id: int, *, lock: bool = False) -> PageRow | None:
-    sql = f"SELECT {_ROW} FROM article_pages WHERE article_id = %s" + (" FOR UPDATE" if lock else "")  # noqa: S608
     with conn.cursor(row_factory=class_row(PageRow)) as cur:
-        return cur.execute(sql, (article_id,)).fetchone()
+        return cur.execute(_GET_LOCKED if lock else _GET, (article_id,)).fetchone()
 
 
 def begin_attempt(conn: psycopg.Connection, article_id: int) -> int:
@@ -201,15 +200,26 @@ def finish(conn: psycopg.Connection, article_id: int, status: str, *, reason: st
 # --- the article ---------------------------------------------------------------------------------------------
 
 
+_FACTS = """
+SELECT a.id, a.url, a.title, a.summary, a.content_text, a.content_html, a.author, a.publisher, a.syndicator,
+       a.language, a.published_at, f.title, coalesce(p.feed_undated, false), a.content_hash
+FROM articles a LEFT JOIN article_pages p ON p.article_id = a.id
+LEFT JOIN feeds f ON f.id = coalesce(p.feed_id, a.feed_id)
+WHERE a.id = %s
+"""
+_FACTS_LOCKED = """
+SELECT a.id, a.url, a.title, a.summary, a.content_text, a.content_html, a.author, a.publisher, a.syndicator,
+       a.language, a.published_at, f.title, coalesce(p.feed_undated, false), a.content_hash
+FROM articles a LEFT JOIN article_pages p ON p.article_id = a.id
+LEFT JOIN feeds f ON f.id = coalesce(p.feed_id, a.feed_id)
+WHERE a.id = %s
+FOR UPDATE OF a
+"""
+
+
 def facts(conn: psycopg.Connection, article_id: int, *, lock: bool = False) -> ArticleFacts | None:
     """What the article holds now, with its request's feed title and date flag (row locked with ``lock``)."""
-    row = conn.execute(
-        """SELECT a.id, a.url, a.title, a.summary, a.content_text, a.content_html, a.author, a.publisher,
-                  a.syndicator, a.language, a.published_at, f.title, coalesce(p.feed_undated, false), a.content_hash
-           FROM articles a LEFT JOIN article_pages p ON p.article_id = a.id
-           LEFT JOIN feeds f ON f.id = coalesce(p.feed_id, a.feed_id)
-           WHERE a.id = %s""" + (" FOR UPDATE OF a" if lock else ""),  # noqa: S608 - a constant clause
-        (article_id,)).fetchone()
+    row = conn.execute(_FACTS_LOCKED if lock else _FACTS, (article_id,)).fetchone()
     return ArticleFacts(*row) if row else None
 
 
