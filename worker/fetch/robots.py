@@ -122,15 +122,6 @@ class Robots:
             except Exception as exc:
                 log.warning("robots: cannot cache robots.txt of %s: %s", origin, exc)
 
-    def forget(self, origin: str) -> None:
-        self._local.pop(origin, None)
-        self._parsed.pop(origin, None)
-        if self.client is not None:
-            try:
-                self.client.delete(KEY_PREFIX + origin)
-            except Exception as exc:
-                log.warning("robots: cannot forget robots.txt of %s: %s", origin, exc)
-
     # --- fetching ----------------------------------------------------------------------------------
 
     def _fetch(self, origin: str) -> _Entry:

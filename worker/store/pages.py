@@ -300,10 +300,3 @@ def counts(conn: psycopg.Connection) -> PageCounts:
 def has_pages_table(conn: psycopg.Connection) -> bool:
     row = conn.execute("SELECT to_regclass('article_pages') IS NOT NULL").fetchone()
     return bool(row and row[0])
-
-
-def page_states(conn: psycopg.Connection, article_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
-    """(status, reason) of these articles' page requests."""
-    rows = conn.execute("SELECT article_id, status, reason FROM article_pages WHERE article_id = ANY(%s)",
-                        (list(article_ids),)).fetchall()
-    return {int(a): (s, r) for a, s, r in rows}
