@@ -125,8 +125,10 @@ def after_store(conn: psycopg.Connection, settings: Settings, feed: Feed, stored
     items = list(stored)
     back = [aid for aid, _ in items if aid in lose]
     page_store.back_to_feed_text(conn, back)
+    if not items or not enabled or settings.fetch_pages == "never":
+        return 0
     mode = resolve_mode(settings.fetch_pages, page_store.feed_page_mode(conn, feed.id), enabled)
-    if mode == "never" or not items:
+    if mode == "never":
         return 0
     history: list[tuple[int, int]] | None = None
     requests = []
