@@ -171,9 +171,11 @@ def test_prometheus_scrapes_both_workers(compose_stack: Stack) -> None:
     up = stack.wait_until("wirefeed_dependency_up from both workers", lambda: (
         len(v := query('wirefeed_dependency_up{dependency="postgresql"}')) == 2, v), 60, interval=2)
     assert up == {"worker-fetch": 1.0, "worker-process": 1.0}
-    # the process worker counted the entries it stored
+    # the process worker counted the entries it stored (Prometheus scrapes every 15 s: its last scrape may
+    # predate the last batches, so wait for a scrape that has them all)
     entries = stack.wait_until("wirefeed_entries_total", lambda: (
-        bool(v := query("sum by (service) (wirefeed_entries_total)")), v), 60, interval=2)
+        (v := query("sum by (service) (wirefeed_entries_total)")).get("worker-process", 0)
+        >= FEEDS * compose_stack.items, v), 60, interval=2)
     assert entries.get("worker-process", 0) >= FEEDS * compose_stack.items
 
 
