@@ -25,7 +25,7 @@ from typing import Any
 from bench import gen
 from bench.scenarios import _util
 
-ALL = ("parse", "naive", "ingest", "profile", "celery", "fetch", "memory", "dedupe", "normalize")
+ALL = ("parse", "naive", "ingest", "profile", "celery", "fetch", "memory", "dedupe", "normalize", "pages")
 HERE = Path(__file__).resolve().parent
 
 
@@ -158,6 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     step("memory", memory)
     step("dedupe", lambda: external.dedupe(args.dedupe_sizes))
     step("normalize", lambda: external.normalize(generated=4 if args.quick else 20))
+
+    def pages() -> dict[str, Any]:
+        from bench import pages_bench
+
+        return {"extraction": pages_bench.extraction(1 if args.quick else 5),
+                "ingest": pages_bench.ingest(20 if args.quick else 200)}
+
+    step("pages", pages)
 
     results["machine"]["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     results["total_s"] = time.perf_counter() - started
@@ -501,6 +509,8 @@ def render(r: dict[str, Any]) -> str:
                   f"{_f(x.get('parse_feed_entries_per_s'))} | {_f(x.get('normalise_entries_per_s'))} | "
                   f"{_f(x.get('normalise_over_feedparser'), 2)} |")
             w("")
+    if "pages" in r:
+        w(render_pages(r["pages"]))
     w("## Time per scenario\n")
     w(", ".join(f"{k} {v:.0f} s" for k, v in r.get("took", {}).items()) + "\n")
     if r.get("retried"):
@@ -518,3 +528,26 @@ def render(r: dict[str, Any]) -> str:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def render_pages(pg: dict[str, Any]) -> str:
+    """The article-page section (``bench/pages_bench.py``)."""
+    if "error" in pg:
+        return f"## Article pages (`bench/pages_bench.py`)\n\nFailed: `{pg['error']}`\n"
+    e, i = pg["extraction"], pg["ingest"]
+    return "\n".join([
+        "## Article pages (`bench/pages_bench.py`)\n",
+        f"Extraction alone (`extract_page`, one core) on the {e['pages']} labelled pages: CPU per page median "
+        f"{e['cpu_ms_median']} ms, p95 {e['cpu_ms_p95']} ms, mean {e['cpu_ms_mean']} ms, so "
+        f"**{e['pages_per_second_per_core']} pages/s per core**.\n",
+        f"`wirefeed ingest` of a generated {i['items']}-item summary-only feed, its ~450-word pages served on "
+        "loopback by another process (Redis not used: robots.txt kept in the process, no host limits):\n",
+        "| step | wall s | CPU s (this process) | per page, wall / CPU ms |",
+        "| --- | ---: | ---: | ---: |",
+        f"| feed (fetch, parse, normalise, dedupe, store) | {i['feed_step_wall_s']} | {i['feed_step_cpu_s']} | |",
+        f"| pages (robots.txt, fetch, extract, store, stories) | {i['page_step_wall_s']} | {i['page_step_cpu_s']} | "
+        f"{i['page_wall_ms_per_item']} / {i['page_cpu_ms_per_item']} |",
+        "",
+        f"The page step is **{i['page_share_wall']:.0%} of the wall time** and {i['page_share_cpu']:.0%} of the "
+        f"process's CPU of such an ingest (outcomes: {i['pages']}).\n",
+    ])

@@ -177,6 +177,9 @@ def env(db_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[st
         "REDIS_URL": redis_url,
         "WIREFEED_ALLOW_PRIVATE_ADDRESSES": "true",
         "WIREFEED_LOG_FORMAT": "json",
+        # The feed corpora hold real article links: no test may fetch them. Tests that serve their own
+        # pages on loopback set "auto" or "always" themselves.
+        "WIREFEED_FETCH_PAGES": "never",
     }
     for k, v in values.items():
         monkeypatch.setenv(k, v)
@@ -227,7 +230,7 @@ def celery_worker(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Po
     exe = Path(sys.executable).with_name("wirefeed")
     log = (tmp_path / "worker.log").open("wb")
     proc = subprocess.Popen(
-        [str(exe), "worker", "-Q", "fetch,process", "-c", "2", "--pool", "prefork",
+        [str(exe), "worker", "-Q", "fetch,process,pages", "-c", "2", "--pool", "prefork",
          "-n", f"test-{uuid.uuid4().hex[:6]}@%h", "--without-mingle", "--without-gossip"],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=session_guard.run_dir(),
     )

@@ -257,7 +257,8 @@ def test_every_sql_example_in_consumers_md_runs_as_the_reader(ingest, conn) -> N
     assert haftar and all("Libya" in row[1] for row in haftar)  # the first example: the Haftar query
 
 
-PUBLIC_RELATIONS = {"feeds", "articles", "article_sightings", "stories", "article_links"}  # docs/schema.md's
+PUBLIC_RELATIONS = {"feeds", "articles", "article_sightings", "stories", "article_links",  # docs/schema.md's
+                    "article_pages", "article_urls"}
 
 
 def test_reader_reads_exactly_the_public_relations_and_ingest_writes_every_table(conn) -> None:

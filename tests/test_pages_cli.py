@@ -44,7 +44,7 @@ def test_failures_are_error_lines_and_exit_1(tmp_path: Path) -> None:
     assert [d["input"] for d in docs] == inputs
     assert docs[0]["error"].startswith("not_html:")
     assert docs[1]["error"].startswith("cannot read the file")
-    assert "robots.txt" in docs[2]["error"]  # URL inputs wait for the page fetcher
+    assert "WIREFEED_FETCH_PAGES=never" in docs[2]["error"]  # pages off: no URL is ever fetched
     assert docs[3]["error"] is None
     assert len(proc.stderr.strip().splitlines()) == 3  # one line per failed input
 

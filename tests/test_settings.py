@@ -42,7 +42,7 @@ def test_make_app_uses_the_settings_it_is_given() -> None:
 
     app = make_app(defaults().model_copy(update={"redis_url": "redis://127.0.0.1:1/5", "task_time_limit": 42}))
     assert app.conf.broker_url == "redis://127.0.0.1:1/5" and app.conf.task_time_limit == 42
-    assert [q.name for q in app.conf.task_queues] == ["fetch", "process"]
+    assert [q.name for q in app.conf.task_queues] == ["fetch", "process", "pages"]
 
 
 def test_session_options_come_from_settings() -> None:

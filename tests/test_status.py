@@ -74,7 +74,7 @@ def test_status_json_matches_a_known_state(cli, conn, broker, clean_redis) -> No
     assert (a["total"], a["last_hour"], a["last_day"]) == (4, 2, 3)
     newest = conn.execute("SELECT max(first_seen_at) FROM articles").fetchone()[0]
     assert a["last_ingest_at"] == newest.isoformat()
-    assert doc["queues"] == {"fetch": 3, "process": 1}
+    assert doc["queues"] == {"fetch": 3, "process": 1, "pages": 0}
     assert doc["in_flight"] == 0
     assert 29 <= doc["beat"]["age_seconds"] <= 60
     assert doc["workers"] == {"alive": 0, "names": []}

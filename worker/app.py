@@ -39,6 +39,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "wirefeed.prune_story_index": {"queue": queues.PROCESS},
             "wirefeed.fetch_feed": {"queue": queues.FETCH},
             "wirefeed.process_feed": {"queue": queues.PROCESS},
+            "wirefeed.schedule_pages": {"queue": queues.FETCH},
+            "wirefeed.fetch_page": {"queue": queues.PAGES},
+            "wirefeed.process_page": {"queue": queues.PROCESS},
         },
         # At-least-once delivery; every write is keyed, so a redelivered task changes nothing:
         # articles are unique on canonical url and content_hash, sightings on (feed_id, guid), and the feed
@@ -76,6 +79,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "beat_schedule": {
             "schedule-due-feeds": {
                 "task": "wirefeed.schedule_due_feeds",
+                "schedule": settings.schedule_every,
+                "options": {"expires": max(settings.schedule_every * 2, 10)},
+            },
+            "schedule-pages": {  # page requests whose message was lost (their claim expired) are sent again
+                "task": "wirefeed.schedule_pages",
                 "schedule": settings.schedule_every,
                 "options": {"expires": max(settings.schedule_every * 2, 10)},
             },

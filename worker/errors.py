@@ -98,7 +98,8 @@ class HostBusy(Exception):  # a wait, not an error: outside WirefeedError on pur
         return str(self)
 
 
-def over_size_limit(subject: str, limit: int, *, size: int | None = None, declared: bool = False) -> str:
+def over_size_limit(subject: str, limit: int, *, size: int | None = None, declared: bool = False,
+                    setting: str = "WIREFEED_MAX_FEED_BYTES") -> str:
     """The one message for a body over ``WIREFEED_MAX_FEED_BYTES``, wherever the cap is met: a declared
     Content-Length, a stream inflating past it, a processed body, a local file. ``size`` None: unknown
     (reading stopped at the limit)."""
@@ -106,7 +107,8 @@ def over_size_limit(subject: str, limit: int, *, size: int | None = None, declar
         amount = "is larger once decompressed (reading stopped at the limit)"
     else:
         amount = f"{'declares' if declared else 'is'} {size} bytes"
-    return f"{subject} {amount}, over WIREFEED_MAX_FEED_BYTES={limit} (raise it if the feed is genuine)"
+    thing = "feed" if setting == "WIREFEED_MAX_FEED_BYTES" else "page"
+    return f"{subject} {amount}, over {setting}={limit} (raise it if the {thing} is genuine)"
 
 
 def check_size(size: int, limit: int, subject: str) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import psycopg
 
+from worker import pipeline_pages
 from worker.errors import FetchError, HostBusy, InputError, WirefeedError, check_size
 from worker.feed_state.decide import (
     Failure,
@@ -67,6 +68,8 @@ class IngestReport:
     skip_reasons: list[str] = field(default_factory=list)
     skip_kinds: dict[str, int] = field(default_factory=dict)  # reason (up to its first colon) -> entries
     parser: str | None = None  # which parser read the body: "lxml" (fast path), "feedparser" or "jsonfeed"
+    pages_wanted: int = 0  # page requests this batch made (worker.pipeline_pages)
+    pages: dict[str, int] = field(default_factory=dict)  # outcome -> pages, when they ran in this process
     duration_s: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
@@ -159,8 +162,10 @@ def process_body(
     now: datetime | None = None,
     fetch_id: int | None = None,
     cache_max_age: int | None = None,
+    pages: bool = True,
 ) -> IngestReport:
-    """Ingest one fetched (or read) feed body for ``feed_id``. Bad input is recorded, never raised."""
+    """Ingest one fetched (or read) feed body for ``feed_id``. Bad input is recorded, never raised.
+    ``pages`` False: no page is requested for this body's items (``ingest --no-pages``)."""
     report = report or IngestReport(input=url)
     report.feed_id = feed_id
     started = time.perf_counter()
@@ -220,6 +225,7 @@ def process_body(
         for _key, reason in skipped:
             kind = reason.split(":", 1)[0][:80]
             report.skip_kinds[kind] = report.skip_kinds.get(kind, 0) + 1
+        lose_page_text = pipeline_pages.before_store(conn, articles, known)
         batch = article_store.store_batch(conn, feed_id, articles, known)
         # From here on only statements whose results are not needed right away, but for the story lookups:
         # pipeline mode sends them without waiting for each answer, which shortens the time the batch's
@@ -241,6 +247,9 @@ def process_body(
                 title=meta.title, site_url=meta.site_url, language=meta.language,
                 etag=etag, last_modified=last_modified, body_hash=bhash), now)
             article_store.notify_new(conn, feed_id, [(aid, story_of.get(aid)) for aid, _ in batch.new])
+        undated = {entry_key(r) for r in changed if not (r.published or r.updated or r.dc_date)}
+        report.pages_wanted = pipeline_pages.after_store(conn, settings, feed, [*batch.new, *batch.changed], undated,
+                                                         lose_page_text, enabled=pages)
     report.duration_s = round(time.perf_counter() - started, 4)
     return report
 
@@ -249,7 +258,8 @@ def file_url(path: Path) -> str:
     return "file://" + str(path.resolve())
 
 
-def ingest_file(conn: psycopg.Connection, settings: Settings, path: Path, *, force: bool = False) -> IngestReport:
+def ingest_file(conn: psycopg.Connection, settings: Settings, path: Path, *, force: bool = False,
+                pages: bool = True) -> IngestReport:
     """``wirefeed ingest FILE``: the file is a feed whose url is ``file://`` + its absolute path."""
     url = file_url(path)
     report = IngestReport(input=str(path))
@@ -272,7 +282,7 @@ def ingest_file(conn: psycopg.Connection, settings: Settings, path: Path, *, for
         record_failure(conn, settings, report.feed_id, err)
         return report
     feed_id = _subscribe(conn, settings, url)
-    return process_body(conn, settings, feed_id, body, url=url, force=force, report=report)
+    return process_body(conn, settings, feed_id, body, url=url, force=force, report=report, pages=pages)
 
 
 def _subscribe(conn: psycopg.Connection, settings: Settings, url: str) -> int:
@@ -380,7 +390,8 @@ def _fetch_answered(conn: psycopg.Connection, settings: Settings, feed_id: int, 
         ))
 
 
-def refresh_feed(conn: psycopg.Connection, settings: Settings, feed_id: int, *, politeness: Any = None) -> IngestReport:
+def refresh_feed(conn: psycopg.Connection, settings: Settings, feed_id: int, *, politeness: Any = None,
+                 pages: bool = True) -> IngestReport:
     """Fetch and process one feed in this process (``wirefeed fetch --sync``, ``wirefeed ingest URL``).
     A busy host postpones the feed (status ``postponed``)."""
     step = fetch_step(conn, settings, feed_id, politeness=politeness)
@@ -391,14 +402,36 @@ def refresh_feed(conn: psycopg.Connection, settings: Settings, feed_id: int, *, 
         return step.report
     return process_body(conn, settings, feed_id, step.body, url=step.url, content_type=step.content_type,
                         etag=step.etag, last_modified=step.last_modified, report=step.report,
-                        fetch_id=step.fetch_id, cache_max_age=step.cache_max_age)
+                        fetch_id=step.fetch_id, cache_max_age=step.cache_max_age, pages=pages)
 
 
-def ingest_url(conn: psycopg.Connection, settings: Settings, url: str) -> IngestReport:
+def ingest_url(conn: psycopg.Connection, settings: Settings, url: str, *, pages: bool = True) -> IngestReport:
     feed_id = _subscribe(conn, settings, url)
-    report = refresh_feed(conn, settings, feed_id)
+    report = refresh_feed(conn, settings, feed_id, pages=pages)
     report.input = url
     return report
+
+
+def fetch_pages_now(conn: psycopg.Connection, settings: Settings, report: IngestReport, *, robots: Any,
+                    politeness: Any = None) -> IngestReport:
+    """The waiting pages of the report's feed, fetched and extracted in this process (``wirefeed ingest``);
+    their outcomes are counted in ``report.pages``. Nothing when pages are off."""
+    if report.feed_id is None or report.status != "ok" or settings.fetch_pages == "never":
+        return report
+    run = pipeline_pages.run_pages(conn, settings, report.feed_id, robots=robots, politeness=politeness)
+    for outcome, n in run.counts().items():
+        report.pages[outcome] = report.pages.get(outcome, 0) + n
+    return report
+
+
+# --- pages: the steps the tasks run (worker.pipeline_pages) ------------------------------------------------
+
+claim_pages = pipeline_pages.claim_pages
+fetch_page_step = pipeline_pages.fetch_page_step
+process_page = pipeline_pages.process_page
+release_page = pipeline_pages.release
+record_page_failure = pipeline_pages.record_failure
+record_page_poison = pipeline_pages.record_poison
 
 
 # --- maintenance: the scheduler's claim and the daily prunes ---------------------------------------------

@@ -25,8 +25,9 @@ import psycopg
 from worker.models import Article
 from worker.store import stories as story_store
 from worker.stories import decide
-from worker.stories.decide import Candidate, StoryLink
+from worker.stories.decide import Candidate, LinkMethod, StoryLink
 from worker.stories.fingerprint import Fingerprint
+from worker.stories.redecide import Redecision, redecide
 
 
 def assign_stories(
@@ -99,6 +100,49 @@ def _refresh(conn: psycopg.Connection, items: list[tuple[int, Article]],
         out[aid] = None
     story_store.index(conn, reindexed)
     return out
+
+
+def redecide_story(conn: psycopg.Connection, article_id: int, article: Article, *, why: str) -> Redecision | None:
+    """An article's text changed (its page arrived): fingerprint it again, look it up as a new article would be,
+    and apply :func:`worker.stories.redecide.redecide` (never splitting a story); its index rows are replaced.
+    Inside the caller's transaction; None when the article is gone."""
+    fp = decide.fingerprints([(article_id, article)])[article_id]
+    old = story_store.index_keys(conn, [article_id]).get(article_id, [])
+    claimed = story_store.claim_keys(conn, [*fp.keys, *old])
+    found = story_store.indexed_under(conn, fp.keys, [article_id], per_key=decide.CANDIDATES_PER_KEY)
+    pending = decide.shortlist([(article_id, article)], {article_id: fp}, found)
+    link = decide.decide_batch(pending, story_store.texts(conn, decide.texts_to_verify(pending)))[article_id]
+    result = _apply_redecision(conn, link, why)
+    if old:
+        story_store.drop_index_rows(conn, article_id, old)
+    story_store.index(conn, [(article_id, fp)])
+    story_store.release_keys(conn, claimed)
+    return result
+
+
+def join_story_of(conn: psycopg.Connection, article_id: int, other_id: int, method: LinkMethod,
+                  reason: str) -> Redecision | None:
+    """The article is another one (its page's text or canonical URL is ``other_id``'s): it joins that article's
+    story by the same rule (:func:`worker.stories.redecide.redecide`)."""
+    story = story_store.story_of(conn, other_id)
+    if story is None:
+        return None
+    return _apply_redecision(conn, StoryLink(article_id, story, other_id, method, 1.0, reason), "page")
+
+
+def _apply_redecision(conn: psycopg.Connection, link: StoryLink, why: str) -> Redecision | None:
+    now = story_store.membership(conn, link.article_id)
+    if now is None:
+        return None
+    result = redecide(now, link, why)
+    if result.action == "merge" and result.merged_from is not None:
+        story_store.merge_stories(conn, result.merged_from, result.story_id, result.merged_reason or "")
+    if result.action != "keep" or link.story_id == now.story_id:
+        story_store.write_links(conn, [StoryLink(link.article_id, result.story_id, link.linked_to, link.method,
+                                                 link.score, result.reason, link.jaccard, link.containment)])
+    elif not story_store.set_link_reason(conn, link.article_id, result.reason):
+        story_store.write_links(conn, [StoryLink(link.article_id, now.story_id, None, "new", None, result.reason)])
+    return result
 
 
 @dataclass(slots=True)

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     # CA; the tests' throwaway one)
     extra_ca_file: str | None = Field(None, alias="WIREFEED_EXTRA_CA_FILE")
 
+    # article pages (worker.pipeline_pages): when to fetch them, how large, robots.txt caching
+    fetch_pages: Literal["auto", "always", "never"] = Field("auto", alias="WIREFEED_FETCH_PAGES")
+    max_page_bytes: int = Field(5 * 1024 * 1024, alias="WIREFEED_MAX_PAGE_BYTES", gt=0)
+    robots_ttl: int = Field(86400, alias="WIREFEED_ROBOTS_TTL_SECONDS", gt=0)  # a fetched robots.txt is kept
+    robots_retry: int = Field(300, alias="WIREFEED_ROBOTS_RETRY_SECONDS", gt=0)  # after a 5xx: the host waits
+    page_retries: int = Field(3, alias="WIREFEED_PAGE_RETRIES", ge=0)  # a page timing out or 5xx: retried
+
     # scheduling, backoff and disabling (worker.feed_state.decide)
     min_interval: int = Field(300, alias="WIREFEED_MIN_INTERVAL_SECONDS", gt=0)
     max_interval: int = Field(86400, alias="WIREFEED_MAX_INTERVAL_SECONDS", gt=0)

@@ -130,6 +130,25 @@ def cmd_feeds_history(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_feeds_set(args: argparse.Namespace, settings: Settings) -> int:
+    """``wirefeed feeds set ID --pages MODE``: a feed's own page mode (``default``: WIREFEED_FETCH_PAGES)."""
+    from worker.store import feeds as feed_store
+
+    mode = None if args.pages == "default" else args.pages
+    with _connect(settings) as conn:
+        _require_schema(conn)
+        with conn.transaction():
+            ok = feed_store.set_page_mode(conn, args.feed_id, mode)
+    if not ok:
+        print(f"error: no feed with id {args.feed_id}", file=sys.stderr)
+        return 1
+    shown = mode or f"default (WIREFEED_FETCH_PAGES={settings.fetch_pages})"
+    note = " (WIREFEED_FETCH_PAGES=never is set here: no page is fetched whatever a feed says)" \
+        if settings.fetch_pages == "never" and mode not in (None, "never") else ""
+    print(f"feed {args.feed_id}: pages {shown}{note}")
+    return 0
+
+
 def cmd_story(args: argparse.Namespace, settings: Settings) -> int:
     """``wirefeed story ID|URL``: the article's near-duplicate cluster, each member with why it is in it."""
     from dataclasses import asdict
@@ -248,22 +267,60 @@ def _isolated(session: Any, item: str, step: Any) -> Any:
         return IngestReport(input=item, status="error", error_kind=kind, error=retry.describe(exc, 300) + hint)
 
 
+def _page_fetchers(settings: Settings) -> tuple[Any, Any]:
+    """(robots, politeness) for pages fetched in this process: host limits shared with running workers."""
+    from worker.fetch.politeness import HostPoliteness
+    from worker.fetch.robots import Robots
+
+    polite = HostPoliteness.from_settings(settings, max_wait=settings.sync_host_wait)
+    return Robots(settings, client=polite.client, politeness=polite), polite
+
+
+def _run_pages(session: Any, settings: Settings, rep: Any, fetchers: tuple[Any, Any]) -> None:
+    """The input's pages, after its feed is stored; a failure here is a warning: the feed's items are in."""
+    from worker import pipeline
+    from worker.errors import NEVER_SWALLOW
+
+    robots, polite = fetchers
+    try:
+        session.run(f"{rep.input} pages", lambda c: pipeline.fetch_pages_now(c, settings, rep, robots=robots,
+                                                                              politeness=polite))
+    except NEVER_SWALLOW:
+        raise
+    except Exception as exc:
+        from worker import retry
+
+        print(f"warning: {rep.input}: pages not fetched: {retry.describe(exc, 300)}", file=sys.stderr)
+
+
+def _pages_line(pages: dict[str, int]) -> str:
+    if not pages:
+        return ""
+    order = ("extracted", "kept", "refused", "failed", "wait", "skipped")
+    parts = [f"{pages[k]} {'waiting' if k == 'wait' else k}" for k in order if pages.get(k)]
+    return "; pages: " + ", ".join(parts)
+
+
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from worker import pipeline
     from worker.cli.console import progress
     from worker.cli.session import Session
 
     reports = []
+    pages = not args.no_pages
+    fetchers = _page_fetchers(settings) if pages and settings.fetch_pages != "never" else None
     with Session(settings) as session:
         session.run("schema check", _require_schema)
         for item in progress(args.inputs, "ingesting", enabled=not args.json):
             if item.startswith(("http://", "https://")):
                 def step(conn: Any, item: str = item) -> Any:
-                    return pipeline.ingest_url(conn, settings, item)
+                    return pipeline.ingest_url(conn, settings, item, pages=pages)
             else:
                 def step(conn: Any, item: str = item) -> Any:
-                    return pipeline.ingest_file(conn, settings, Path(item), force=args.force)
+                    return pipeline.ingest_file(conn, settings, Path(item), force=args.force, pages=pages)
             rep = _isolated(session, item, step)
+            if fetchers is not None and rep.status == "ok":
+                _run_pages(session, settings, rep, fetchers)
             reports.append(rep)
             if rep.status != "ok":
                 print(f"error: {item}: {rep.error}", file=sys.stderr)
@@ -278,7 +335,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             if r.status == "ok":
                 extra = " (unchanged since last ingest)" if r.not_modified else ""
                 print(f"{r.input}: {r.entries} entries, {r.new_articles} new, {r.duplicates} duplicates, "
-                      f"{r.near_duplicates} near-duplicates, {r.updated} updated, {r.skipped} skipped{extra}")
+                      f"{r.near_duplicates} near-duplicates, {r.updated} updated, {r.skipped} skipped{extra}"
+                      f"{_pages_line(r.pages)}")
         print(f"total: {totals['inputs']} inputs, {totals['errors']} failed, {totals['new_articles']} new articles")
     return 1 if totals["errors"] else 0
 
@@ -324,12 +382,15 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
 
         # shared with running workers; a host still busy after the wait postpones its feed
         polite = HostPoliteness.from_settings(settings, max_wait=settings.sync_host_wait)
+        fetchers = _page_fetchers(settings) if settings.fetch_pages != "never" else None
         failed = 0
         for feed_id in progress(ids, "fetching", enabled=True):
             def step(c: Any, feed_id: int = feed_id) -> Any:
                 return pipeline.refresh_feed(c, settings, feed_id, politeness=polite)
 
             rep = _isolated(session, f"feed {feed_id}", step)
+            if fetchers is not None and rep.status == "ok":
+                _run_pages(session, settings, rep, fetchers)
             if rep.status == "postponed":
                 print(f"feed {feed_id}: postponed, {rep.error}")
                 continue
@@ -345,7 +406,7 @@ def _print_fetch(feed_id: int, rep: Any) -> None:
         print(f"feed {feed_id}: not modified")
     else:
         print(f"feed {feed_id}: {rep.entries} entries, {rep.new_articles} new, "
-              f"{rep.duplicates} duplicates, {rep.near_duplicates} near-duplicates")
+              f"{rep.duplicates} duplicates, {rep.near_duplicates} near-duplicates{_pages_line(rep.pages)}")
 
 
 # --- status / worker / beat ----------------------------------------------------------------------
@@ -414,11 +475,17 @@ def build_parser() -> argparse.ArgumentParser:
     his.add_argument("feed_id", type=int, metavar="ID")
     his.add_argument("--limit", type=int, default=20)
     his.add_argument("--json", action="store_true")
+    fset = feeds.add_parser("set", help="a feed's own settings: --pages auto|always|never|default")
+    fset.add_argument("feed_id", type=int, metavar="ID")
+    fset.add_argument("--pages", required=True, choices=["auto", "always", "never", "default"],
+                      help="when this feed's article pages are fetched (default: WIREFEED_FETCH_PAGES)")
 
     ing = sub.add_parser("ingest", help="run the whole pipeline on local feed files or URLs, no broker needed")
     ing.add_argument("inputs", nargs="+", metavar="PATH_OR_URL")
     ing.add_argument("--json", action="store_true", help="one JSON document on stdout")
     ing.add_argument("--force", action="store_true", help="re-process files even when unchanged")
+    ing.add_argument("--no-pages", action="store_true",
+                     help="fetch no article page in this run, whatever WIREFEED_FETCH_PAGES says")
 
     fetch = sub.add_parser("fetch", help="fetch due (or all / named) feeds now")
     g = fetch.add_mutually_exclusive_group()
@@ -472,6 +539,7 @@ HANDLERS = {
     ("feeds", "list"): cmd_feeds_list,
     ("feeds", "enable"): cmd_feeds_enable,
     ("feeds", "history"): cmd_feeds_history,
+    ("feeds", "set"): cmd_feeds_set,
 }
 
 

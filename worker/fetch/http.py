@@ -1,13 +1,16 @@
-"""Fetching one feed body politely and safely: the HTTP policy of wirefeed.
+"""Fetching one body politely and safely: the HTTP policy of wirefeed, for feeds, article pages and robots.txt.
 
-``fetch_feed_body`` does one conditional GET and returns a :class:`FetchOutcome` ("modified" or
-"not_modified") or raises ``TransientFetchError`` / ``PermanentFetchError`` whose ``kind`` names why.
+:func:`fetch_url` does one (conditional) GET under a :class:`BodyLimit` and returns a :class:`FetchOutcome`
+("modified" or "not_modified") or raises ``TransientFetchError`` / ``PermanentFetchError`` whose ``kind`` names
+why. :func:`fetch_feed_body` and :func:`fetch_page_body` are it with each one's cap, ``Accept`` header and words.
 Every status and transport error is classified here, in :func:`classify_status` and
 :func:`classify_transport_error`, each with a one-line message a person can act on.
 
 Limits: connect and read timeouts per socket operation, plus a total deadline enforced under httpx on
 every read (a server dribbling one byte a second is cut off at the deadline); the body is decompressed
-here, incrementally, and stopped one byte past ``max_feed_bytes`` (a gzip bomb never inflates in memory).
+here, incrementally, and stopped one byte past the limit (a gzip bomb never inflates in memory): feeds
+``WIREFEED_MAX_FEED_BYTES``, pages ``WIREFEED_MAX_PAGE_BYTES``; robots.txt is read up to its cap and the rest
+ignored, as RFC 9309 allows.
 Redirects are followed by hand so each hop's scheme is checked, and the SSRF guard in
 :mod:`worker.fetch.ssrf` vets the address of every connection.
 """
@@ -40,6 +43,7 @@ ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
     "text/xml;q=0.9, application/json;q=0.8, text/html;q=0.5, */*;q=0.1"
 )
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 ACCEPT_ENCODING = "gzip, deflate, br"
 CHUNK = 64 * 1024
 
@@ -50,6 +54,25 @@ class Politeness(Protocol):
     def slot(self, host: str) -> Any: ...  # context manager; raises HostBusy when the host is busy
 
     def note_retry_after(self, host: str, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BodyLimit:
+    """How much of a body is read, and what to say past it: ``what`` names the thing ("feed", "page"),
+    ``setting`` the variable that raises the cap; ``truncate`` keeps the first ``size`` bytes instead of failing."""
+
+    size: int
+    what: str = "feed"
+    setting: str = "WIREFEED_MAX_FEED_BYTES"
+    truncate: bool = False
+
+    @classmethod
+    def feed(cls, settings: Settings) -> BodyLimit:
+        return cls(settings.max_feed_bytes)
+
+    @classmethod
+    def page(cls, settings: Settings) -> BodyLimit:
+        return cls(settings.max_page_bytes, "page", "WIREFEED_MAX_PAGE_BYTES")
 
 
 @dataclass(slots=True)
@@ -116,8 +139,9 @@ def parse_max_age(cache_control: str | None) -> int | None:
     return found
 
 
-def classify_status(status: int, url: str, headers: dict[str, str]) -> None:
-    """Return for 2xx/304; raise the right FetchError for everything else. The one place statuses are judged."""
+def classify_status(status: int, url: str, headers: dict[str, str], what: str = "feed") -> None:
+    """Return for 2xx/304; raise the right FetchError for everything else. The one place statuses are judged
+    (``what`` names the thing fetched in the messages)."""
     if 200 <= status < 300 or status == 304:
         return
     host = urlsplit(url).hostname or url
@@ -126,10 +150,10 @@ def classify_status(status: int, url: str, headers: dict[str, str]) -> None:
     kind = f"http_{status}"
     retry_after = parse_retry_after(headers.get("retry-after"))
     if status == 410:
-        raise PermanentFetchError(f"{head}: the publisher removed this feed; find its new URL", kind=kind,
+        raise PermanentFetchError(f"{head}: the publisher removed this {what}; find its new URL", kind=kind,
                                   status=status)
     if status in (401, 407):
-        raise PermanentFetchError(f"{head}: the feed needs credentials, which wirefeed does not send", kind=kind,
+        raise PermanentFetchError(f"{head}: the {what} needs credentials, which wirefeed does not send", kind=kind,
                                   status=status)
     if status == 403:
         raise PermanentFetchError(f"{head}: the server refuses wirefeed (blocked agent or IP?)", kind=kind,
@@ -139,14 +163,14 @@ def classify_status(status: int, url: str, headers: dict[str, str]) -> None:
         raise TransientFetchError(f"{head}: rate limited or overloaded, {wait}", kind=kind, status=status,
                                   retry_after=retry_after)
     if status == 404:
-        raise TransientFetchError(f"{head}: the feed URL may have moved; check it, retrying with backoff", kind=kind,
+        raise TransientFetchError(f"{head}: the {what} URL may have moved; check it, retrying with backoff", kind=kind,
                                   status=status)
     if status == 408 or status >= 500:
         raise TransientFetchError(f"{head}: server-side error, retrying with backoff", kind=kind, status=status)
     if 300 <= status < 400:
         raise TransientFetchError(f"{head}: redirect without a usable Location header", kind="bad_redirect",
                                   status=status)
-    raise PermanentFetchError(f"{head}: the server rejects the request; check the feed URL", kind=kind,
+    raise PermanentFetchError(f"{head}: the server rejects the request; check the {what} URL", kind=kind,
                               status=status)
 
 
@@ -185,13 +209,19 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
-class BoundedDecoder:
-    """Incremental Content-Encoding decoder that stops one byte past ``limit`` decoded bytes."""
+class Truncated(Exception):
+    """The decoder reached the limit of a body that is kept truncated (:attr:`BodyLimit.truncate`)."""
 
-    def __init__(self, encoding: str | None, limit: int, url: str) -> None:
+
+class BoundedDecoder:
+    """Incremental Content-Encoding decoder that stops one byte past ``limit`` decoded bytes (or, with
+    ``body_limit.truncate``, keeps exactly ``limit`` bytes and raises :class:`Truncated`)."""
+
+    def __init__(self, encoding: str | None, limit: int, url: str, body_limit: BodyLimit | None = None) -> None:
         self.encoding = (encoding or "identity").strip().lower()
         self.limit = limit
         self.url = url
+        self.body_limit = body_limit or BodyLimit(limit)
         self.parts: list[bytes] = []
         self.size = 0
         self._brotli: Any = None
@@ -215,7 +245,12 @@ class BoundedDecoder:
             return
         self.size += len(data)
         if self.size > self.limit:
-            raise PermanentFetchError(over_size_limit(f"feed at {self.url}", self.limit), kind="too_large")
+            if self.body_limit.truncate:
+                self.parts.append(data[: len(data) - (self.size - self.limit)])
+                self.size = self.limit
+                raise Truncated
+            raise PermanentFetchError(over_size_limit(f"{self.body_limit.what} at {self.url}", self.limit,
+                                                      setting=self.body_limit.setting), kind="too_large")
         self.parts.append(data)
 
     def feed(self, data: bytes) -> None:
@@ -264,7 +299,7 @@ def _ssl_context(extra_ca_file: str | None = None) -> ssl.SSLContext:
     return ctx
 
 
-def _client(settings: Settings, deadline: float) -> httpx.Client:
+def _client(settings: Settings, deadline: float, accept: str = ACCEPT) -> httpx.Client:
     timeout = httpx.Timeout(
         connect=settings.connect_timeout, read=settings.read_timeout,
         write=settings.read_timeout, pool=settings.connect_timeout,
@@ -275,7 +310,7 @@ def _client(settings: Settings, deadline: float) -> httpx.Client:
         timeout=timeout,
         follow_redirects=False,
         trust_env=False,  # an environment proxy would bypass the SSRF guard
-        headers={"User-Agent": user_agent(settings), "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
+        headers={"User-Agent": user_agent(settings), "Accept": accept, "Accept-Encoding": ACCEPT_ENCODING},
     )
 
 
@@ -288,29 +323,62 @@ def fetch_feed_body(
     settings: Settings,
     politeness: Politeness | None = None,
 ) -> FetchOutcome:
-    """One conditional GET of ``url`` under wirefeed's limits. See the module docstring."""
+    """One conditional GET of a feed under wirefeed's limits. See the module docstring."""
+    return fetch_url(url, settings=settings, limit=BodyLimit.feed(settings), politeness=politeness, etag=etag,
+                     last_modified=last_modified, previous_body_hash=previous_body_hash)
+
+
+def fetch_page_body(url: str, *, settings: Settings, politeness: Politeness | None = None) -> FetchOutcome:
+    """One GET of an article page: the page cap (``WIREFEED_MAX_PAGE_BYTES``), an HTML ``Accept`` header, and
+    the same SSRF guard, deadline, redirects, politeness and User-Agent as a feed."""
+    return fetch_url(url, settings=settings, limit=BodyLimit.page(settings), politeness=politeness,
+                     accept=PAGE_ACCEPT)
+
+
+def fetch_url(
+    url: str,
+    *,
+    settings: Settings,
+    limit: BodyLimit,
+    politeness: Politeness | None = None,
+    accept: str = ACCEPT,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    previous_body_hash: str | None = None,
+) -> FetchOutcome:
+    """One GET of ``url`` (conditional when ``etag`` / ``last_modified`` are given), its body read under
+    ``limit``, holding one of the host's politeness slots when ``politeness`` is given."""
     started = time.monotonic()
     deadline = started + settings.fetch_deadline
     parts = urlsplit(url)
     check_scheme(url, parts.scheme)
     host = parts.hostname or ""
+    req = _Request(url, etag, last_modified, previous_body_hash, limit, accept)
     if politeness is None:
-        return _fetch(url, etag, last_modified, previous_body_hash, settings, started, deadline, None, host)
+        return _fetch(req, settings, started, deadline, None, host)
     with politeness.slot(host):
-        return _fetch(url, etag, last_modified, previous_body_hash, settings, started, deadline, politeness, host)
+        return _fetch(req, settings, started, deadline, politeness, host)
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    url: str
+    etag: str | None
+    last_modified: str | None
+    previous_body_hash: str | None
+    limit: BodyLimit
+    accept: str
 
 
 def _fetch(
-    url: str,
-    etag: str | None,
-    last_modified: str | None,
-    previous_body_hash: str | None,
+    req: _Request,
     settings: Settings,
     started: float,
     deadline: float,
     politeness: Politeness | None,
     host: str,
 ) -> FetchOutcome:
+    url, etag, last_modified, previous_body_hash = req.url, req.etag, req.last_modified, req.previous_body_hash
     conditional: dict[str, str] = {}
     if etag:
         conditional["If-None-Match"] = etag
@@ -321,7 +389,7 @@ def _fetch(
     permanent_chain = True
     visited = {url}
     wire = 0
-    with _client(settings, deadline) as client:
+    with _client(settings, deadline, req.accept) as client:
         for _hop in range(MAX_REDIRECTS + 1):
             check_scheme(current, urlsplit(current).scheme)
             try:
@@ -349,14 +417,14 @@ def _fetch(
                     current = target
                     continue
                 try:
-                    classify_status(status, current, headers)
+                    classify_status(status, current, headers, req.limit.what)
                 except FetchError as exc:
                     if politeness is not None and exc.retry_after is not None:
                         politeness.note_retry_after(urlsplit(current).hostname or host, exc.retry_after)
                     raise
                 body: bytes | None = None
                 if status != 304:
-                    body, wire = _read_body(response, headers, current, settings, deadline)
+                    body, wire = _read_body(response, headers, current, settings, deadline, req.limit)
             except FetchError:
                 raise
             except NEVER_SWALLOW:
@@ -375,19 +443,24 @@ def _fetch(
 
 
 def _read_body(
-    response: httpx.Response, headers: dict[str, str], url: str, settings: Settings, deadline: float
+    response: httpx.Response, headers: dict[str, str], url: str, settings: Settings, deadline: float,
+    body_limit: BodyLimit,
 ) -> tuple[bytes, int]:
-    limit = settings.max_feed_bytes
+    limit = body_limit.size
     encoding = headers.get("content-encoding")
     declared = headers.get("content-length", "")
-    if (encoding in (None, "", "identity")) and declared.isdigit() and int(declared) > limit:
-        raise PermanentFetchError(over_size_limit(f"feed at {url}", limit, size=int(declared), declared=True),
-                                  kind="too_large")
-    decoder = BoundedDecoder(encoding, limit, url)
+    if (encoding in (None, "", "identity")) and declared.isdigit() and int(declared) > limit \
+            and not body_limit.truncate:
+        raise PermanentFetchError(over_size_limit(f"{body_limit.what} at {url}", limit, size=int(declared),
+                                                  declared=True, setting=body_limit.setting), kind="too_large")
+    decoder = BoundedDecoder(encoding, limit, url, body_limit)
     wire = 0
     for chunk in response.iter_raw(CHUNK):
         wire += len(chunk)
-        decoder.feed(chunk)
+        try:
+            decoder.feed(chunk)
+        except Truncated:
+            break
         if time.monotonic() >= deadline:
             raise TransientFetchError(
                 f"{urlsplit(url).hostname} too slow: gave up at the {settings.fetch_deadline:g} s total deadline",

@@ -45,6 +45,7 @@ _metrics: _Metrics | None = None
 _server: Any = None
 _created_dir: Path | None = None  # the temporary multiprocess directory this process made, if any
 _skip_labels: set[str] = set()
+_reason_labels: set[str] = set()
 
 
 @dataclass(slots=True)
@@ -56,6 +57,9 @@ class _Metrics:
     entries: Any
     skipped: Any
     parsed: Any
+    pages: Any
+    page_failures: Any
+    page_duration: Any
 
 
 def _get() -> _Metrics:
@@ -86,6 +90,15 @@ def _get() -> _Metrics:
                 parsed=Counter("wirefeed_parsed_bodies", "Feed bodies parsed, by parser: lxml (the fast path), "
                                "feedparser (the parser of record, for what the fast path declines), jsonfeed",
                                ["parser"], registry=reg),
+                pages=Counter("wirefeed_pages", "Article page steps by outcome: fetched (the body came back), "
+                              "extracted (its text is now the article's), kept (read, the feed's text kept), "
+                              "refused (robots.txt), failed", ["outcome"], registry=reg),
+                page_failures=Counter("wirefeed_page_failures", "Pages that failed, by reason (a fetch error kind "
+                                      "such as timeout or http_404, or a page verdict such as paywall)", ["reason"],
+                                      registry=reg),
+                page_duration=Histogram("wirefeed_page_duration_seconds", "Time of one page step: fetch "
+                                        "(robots.txt and the page) or process (extract and store)", ["step"],
+                                        buckets=FETCH_BUCKETS, registry=reg),
             )
         return _metrics
 
@@ -154,6 +167,33 @@ def record_batch(report: Any, skip_kinds: dict[str, int] | None = None) -> str:
     return outcome
 
 
+_PAGE_OUTCOMES = ("fetched", "extracted", "kept", "refused", "failed")
+_MAX_REASON_LABELS = 40  # page failure kinds are a closed set (fetch kinds, page verdicts): this is a guard
+
+
+def _reason_label(reason: str | None) -> str:
+    label = re.sub(r"[^a-z0-9]+", "_", (reason or "unknown").lower()).strip("_")[:40] or "unknown"
+    with _lock:
+        if label not in _reason_labels:
+            if len(_reason_labels) >= _MAX_REASON_LABELS:
+                return "other"
+            _reason_labels.add(label)
+    return label
+
+
+def record_page(report: Any) -> str | None:
+    """Count one page step (a ``PageReport``); returns its outcome, None for a step that did nothing."""
+    outcome = report.outcome
+    if outcome not in _PAGE_OUTCOMES:
+        return None
+    m = _get()
+    m.pages.labels(outcome).inc()
+    if outcome == "failed":
+        m.page_failures.labels(_reason_label(report.reason)).inc()
+    m.page_duration.labels(report.step).observe(max(float(report.duration_s or 0.0), 0.0))
+    return str(outcome)
+
+
 # --- scrape-time gauges --------------------------------------------------------------------------
 
 class StateCollector:
@@ -174,6 +214,7 @@ class StateCollector:
             with status.connect_quick(self.settings) as conn:
                 feeds = ops_store.feed_counts(conn)
                 last = ops_store.last_ingest_epoch(conn)
+                pages = ops_store.page_counts(conn)
             up.add_metric(["postgresql"], 1)
             by_state = GaugeMetricFamily("wirefeed_feeds", "Feeds by state: healthy, backing_off "
                                          "(failing, retried with backoff), disabled", labels=["state"])
@@ -185,6 +226,12 @@ class StateCollector:
                                     value=feeds.due)
             yield GaugeMetricFamily("wirefeed_scheduler_lag_seconds", "How long the most overdue enabled feed "
                                     "has been due (0 when none is due)", value=feeds.scheduler_lag_seconds)
+            if pages is not None:
+                waiting = GaugeMetricFamily("wirefeed_pages_waiting", "Page requests waiting: pending (for a "
+                                            "fetch), fetched (for extraction)", labels=["state"])
+                waiting.add_metric(["pending"], pages.pending)
+                waiting.add_metric(["fetched"], pages.fetched)
+                yield waiting
             if last is not None:
                 yield GaugeMetricFamily("wirefeed_last_ingest_timestamp_seconds", "Unix time the newest "
                                         "article was first seen", value=last)

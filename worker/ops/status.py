@@ -56,6 +56,9 @@ def _database(settings: Settings) -> dict[str, Any]:
         articles = ops_store.article_counts(conn)
         doc["articles"] = {**asdict(articles), "last_ingest_at": (
             articles.last_ingest_at.astimezone(UTC).isoformat() if articles.last_ingest_at else None)}
+        pages = ops_store.page_counts(conn)
+        if pages is not None:
+            doc["pages"] = asdict(pages)
     return doc
 
 
@@ -181,6 +184,13 @@ def render_status(doc: dict[str, Any]) -> None:
         a = doc["articles"]
         t.add_row("articles", f"{a['total']} total, {a['last_hour']} in the last hour, {a['last_day']} in the last day")
         t.add_row("last ingest", _age(a["last_ingest_at"]))
+    if "pages" in doc:
+        p = doc["pages"]
+        failed = ", ".join(f"{k} {n}" for k, n in p["failed_by_reason"].items())
+        t.add_row("pages", f"{p['pending']} waiting for a fetch, {p['fetched']} for extraction; last day: "
+                           f"{p['extracted_last_day']} extracted, {p['kept_last_day']} kept the feed's text, "
+                           f"{p['refused_last_day']} refused by robots.txt, {p['failed_last_day']} failed"
+                           + (f" ({failed})" if failed else ""))
     for p in doc["problems"]:
         t.add_row("[red]problem[/red]", p)
     c.print(t)

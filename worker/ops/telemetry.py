@@ -45,3 +45,15 @@ def batch_done(report: Any) -> None:
         log.warning("batch", **fields, error_kind=report.error_kind, error=report.error)
     else:
         log.info("batch", **fields)
+
+
+def page_done(report: Any) -> None:
+    """One event per page step: outcome (fetched / extracted / kept / refused / failed), reason, duration."""
+    outcome = _metric_safe(metrics.record_page, report)
+    fields: dict[str, Any] = {"article_id": report.article_id, "outcome": outcome or report.outcome,
+                              "reason": report.reason, "http_status": report.http_status,
+                              "duration_s": report.duration_s, "story": report.story_action}
+    if report.outcome == "failed":
+        log.warning("page", **fields, detail=report.detail)
+    else:
+        log.info("page", **fields, detail=report.detail)

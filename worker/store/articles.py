@@ -57,13 +57,16 @@ def _lookup(conn: psycopg.Connection, urls: list[str], hashes: list[str]) -> tup
         """SELECT a.id, a.url, a.content_hash FROM unnest(%s::text[]) AS u(v) JOIN articles a ON a.url = u.v
            UNION ALL
            SELECT a.id, a.url, a.content_hash FROM unnest(%s::text[]) AS h(v)
-           JOIN articles a ON a.content_hash = h.v""",
-        (urls, hashes),
+           JOIN articles a ON a.content_hash = h.v
+           UNION ALL
+           SELECT u.article_id, u.url, NULL FROM unnest(%s::text[]) AS w(v) JOIN article_urls u ON u.url = w.v""",
+        (urls, hashes, urls),
     ).fetchall()
-    for aid, url, chash in rows:
+    for aid, url, chash in rows:  # article_urls: another address of an article (a page's canonical URL)
         if url is not None:
-            by_url[url] = int(aid)
-        by_hash[chash] = int(aid)
+            by_url.setdefault(url, int(aid))
+        if chash is not None:
+            by_hash[chash] = int(aid)
     return by_url, by_hash
 
 

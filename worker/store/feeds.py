@@ -185,3 +185,9 @@ def enable_feed(conn: psycopg.Connection, feed_id: int) -> bool:
 def set_boilerplate_keys(conn: psycopg.Connection, feed_id: int, keys: frozenset[str]) -> None:
     """Remember the paragraphs learned as this feed's boilerplate (see normalize.apply_learned_boilerplate)."""
     conn.execute("UPDATE feeds SET boilerplate_keys = %s WHERE id = %s", (sorted(keys), feed_id))
+
+
+def set_page_mode(conn: psycopg.Connection, feed_id: int, mode: str | None) -> bool:
+    """The feed's own page mode (``auto``, ``always``, ``never``; None: the global setting)."""
+    row = conn.execute("UPDATE feeds SET fetch_pages = %s WHERE id = %s RETURNING id", (mode, feed_id)).fetchone()
+    return row is not None

@@ -8,6 +8,8 @@ from datetime import datetime
 
 import psycopg
 
+from worker.store.pages import PageCounts
+
 
 @dataclass(frozen=True, slots=True)
 class FeedCounts:
@@ -100,3 +102,10 @@ def last_ingest_epoch(conn: psycopg.Connection) -> float | None:
     """Unix time the newest article was first seen; None when there is none."""
     row = conn.execute("SELECT extract(epoch FROM max(first_seen_at)) FROM articles").fetchone()
     return float(row[0]) if row and row[0] is not None else None
+
+
+def page_counts(conn: psycopg.Connection) -> PageCounts | None:
+    """Page requests waiting now, and how those of the last day ended; None before migration 0010."""
+    from worker.store import pages
+
+    return pages.counts(conn) if pages.has_pages_table(conn) else None

@@ -199,7 +199,38 @@ CREATE TABLE public.article_links (
     containment real,
     reason text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT article_links_method_check CHECK ((method = ANY (ARRAY['new'::text, 'near_duplicate'::text, 'containment'::text])))
+    CONSTRAINT article_links_method_check CHECK ((method = ANY (ARRAY['new'::text, 'near_duplicate'::text, 'containment'::text, 'same_text'::text, 'same_url'::text])))
+);
+
+--
+-- Name: article_pages; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.article_pages (
+    article_id bigint NOT NULL,
+    feed_id bigint,
+    url text NOT NULL,
+    item_key text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    reason text,
+    detail text,
+    http_status integer,
+    final_url text,
+    canonical_url text,
+    site_name text,
+    duplicate_of bigint,
+    feed_undated boolean DEFAULT false NOT NULL,
+    feed_words integer,
+    page_words integer,
+    requested_at timestamp with time zone DEFAULT now() NOT NULL,
+    fetched_at timestamp with time zone,
+    extracted_at timestamp with time zone,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    claim integer DEFAULT 0 NOT NULL,
+    fetch_claim integer,
+    claimed_until timestamp with time zone,
+    attempts integer DEFAULT 0 NOT NULL,
+    CONSTRAINT article_pages_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'fetched'::text, 'extracted'::text, 'kept'::text, 'refused'::text, 'failed'::text])))
 );
 
 --
@@ -214,6 +245,18 @@ CREATE TABLE public.article_sightings (
     entry_hash text NOT NULL,
     seen_at timestamp with time zone DEFAULT now() NOT NULL,
     changed_at timestamp with time zone
+);
+
+--
+-- Name: article_urls; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.article_urls (
+    url text NOT NULL,
+    article_id bigint NOT NULL,
+    source text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT article_urls_source_check CHECK ((source = 'canonical'::text))
 );
 
 --
@@ -242,7 +285,11 @@ CREATE TABLE public.articles (
     enclosures jsonb DEFAULT '[]'::jsonb NOT NULL,
     ingest_seq bigint,
     ingest_xid xid8,
-    search tsvector
+    search tsvector,
+    text_source text DEFAULT 'feed'::text NOT NULL,
+    original_url text,
+    credit text,
+    CONSTRAINT articles_text_source_check CHECK ((text_source = ANY (ARRAY['feed'::text, 'page'::text])))
 );
 
 --
@@ -343,7 +390,9 @@ CREATE TABLE public.feeds (
     disabled_reason text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     hard_error_count integer DEFAULT 0 NOT NULL,
-    boilerplate_keys text[] DEFAULT '{}'::text[] NOT NULL
+    boilerplate_keys text[] DEFAULT '{}'::text[] NOT NULL,
+    fetch_pages text,
+    CONSTRAINT feeds_fetch_pages_check CHECK ((fetch_pages = ANY (ARRAY['auto'::text, 'always'::text, 'never'::text])))
 );
 
 --
@@ -420,11 +469,25 @@ ALTER TABLE ONLY public.article_links
     ADD CONSTRAINT article_links_pkey PRIMARY KEY (article_id);
 
 --
+-- Name: article_pages article_pages_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.article_pages
+    ADD CONSTRAINT article_pages_pkey PRIMARY KEY (article_id);
+
+--
 -- Name: article_sightings article_sightings_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.article_sightings
     ADD CONSTRAINT article_sightings_pkey PRIMARY KEY (feed_id, guid);
+
+--
+-- Name: article_urls article_urls_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.article_urls
+    ADD CONSTRAINT article_urls_pkey PRIMARY KEY (url);
 
 --
 -- Name: articles articles_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -501,6 +564,24 @@ CREATE INDEX article_links_linked_to_idx ON public.article_links USING btree (li
 CREATE INDEX article_links_story_idx ON public.article_links USING btree (story_id);
 
 --
+-- Name: article_pages_due_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX article_pages_due_idx ON public.article_pages USING btree (claimed_until NULLS FIRST) WHERE (status = ANY (ARRAY['pending'::text, 'fetched'::text]));
+
+--
+-- Name: article_pages_feed_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX article_pages_feed_idx ON public.article_pages USING btree (feed_id, extracted_at DESC) WHERE (page_words IS NOT NULL);
+
+--
+-- Name: article_pages_updated_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX article_pages_updated_idx ON public.article_pages USING btree (updated_at);
+
+--
 -- Name: article_sightings_article_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -511,6 +592,12 @@ CREATE INDEX article_sightings_article_idx ON public.article_sightings USING btr
 --
 
 CREATE INDEX article_sightings_feed_seen_idx ON public.article_sightings USING btree (feed_id, seen_at DESC);
+
+--
+-- Name: article_urls_article_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX article_urls_article_idx ON public.article_urls USING btree (article_id);
 
 --
 -- Name: articles_content_hash_key; Type: INDEX; Schema: public; Owner: -
@@ -654,6 +741,27 @@ ALTER TABLE ONLY public.article_links
     ADD CONSTRAINT article_links_linked_to_fkey FOREIGN KEY (linked_to) REFERENCES public.articles(id) ON DELETE SET NULL;
 
 --
+-- Name: article_pages article_pages_article_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.article_pages
+    ADD CONSTRAINT article_pages_article_id_fkey FOREIGN KEY (article_id) REFERENCES public.articles(id) ON DELETE CASCADE;
+
+--
+-- Name: article_pages article_pages_duplicate_of_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.article_pages
+    ADD CONSTRAINT article_pages_duplicate_of_fkey FOREIGN KEY (duplicate_of) REFERENCES public.articles(id) ON DELETE SET NULL;
+
+--
+-- Name: article_pages article_pages_feed_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.article_pages
+    ADD CONSTRAINT article_pages_feed_id_fkey FOREIGN KEY (feed_id) REFERENCES public.feeds(id) ON DELETE SET NULL;
+
+--
 -- Name: article_sightings article_sightings_article_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -666,6 +774,13 @@ ALTER TABLE ONLY public.article_sightings
 
 ALTER TABLE ONLY public.article_sightings
     ADD CONSTRAINT article_sightings_feed_id_fkey FOREIGN KEY (feed_id) REFERENCES public.feeds(id) ON DELETE CASCADE;
+
+--
+-- Name: article_urls article_urls_article_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.article_urls
+    ADD CONSTRAINT article_urls_article_id_fkey FOREIGN KEY (article_id) REFERENCES public.articles(id) ON DELETE CASCADE;
 
 --
 -- Name: articles articles_feed_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

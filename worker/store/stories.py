@@ -19,6 +19,7 @@ import psycopg
 
 from worker.stories.decide import ArticleText, IndexedArticle, LinkMethod, StoryLink
 from worker.stories.fingerprint import SCHEME, Fingerprint, signature_bytes, signature_from_bytes
+from worker.stories.redecide import Membership
 
 
 def int_array(values: Iterable[int]) -> str:
@@ -174,6 +175,37 @@ def write_links(conn: psycopg.Connection, links: Sequence[StoryLink]) -> None:
          [x.method for x in links], [x.score for x in links], [x.jaccard for x in links],
          [x.containment for x in links], [x.reason for x in links]),
     )
+
+
+# --- a story decided again (an article's page arrived) ----------------------------------------------------------
+
+def membership(conn: psycopg.Connection, article_id: int) -> Membership | None:
+    row = conn.execute(
+        """SELECT coalesce(a.story_id, a.id),
+                  (SELECT count(*) FROM articles o WHERE o.story_id = a.id AND o.id <> a.id)
+           FROM articles a WHERE a.id = %s""", (article_id,)).fetchone()
+    return Membership(article_id, int(row[0]), int(row[1])) if row else None
+
+
+def merge_stories(conn: psycopg.Connection, gone: int, into: int, reason: str) -> int:
+    """Every article of story ``gone`` joins story ``into``; each one's link keeps why. Returns how many moved."""
+    conn.execute(
+        """UPDATE article_links SET story_id = %s, reason = left(reason || '; ' || %s, 2000)
+           WHERE article_id IN (SELECT id FROM articles WHERE story_id = %s)""", (into, reason, gone))
+    cur = conn.execute("UPDATE articles SET story_id = %s WHERE story_id = %s", (into, gone))
+    return cur.rowcount
+
+
+def set_link_reason(conn: psycopg.Connection, article_id: int, reason: str) -> bool:
+    """Replace the reason of an article's story link (its story unchanged); False when it has no link."""
+    cur = conn.execute("UPDATE article_links SET reason = left(%s, 2000), created_at = now() WHERE article_id = %s",
+                       (reason, article_id))
+    return cur.rowcount > 0
+
+
+def story_of(conn: psycopg.Connection, article_id: int) -> int | None:
+    row = conn.execute("SELECT coalesce(story_id, id) FROM articles WHERE id = %s", (article_id,)).fetchone()
+    return int(row[0]) if row else None
 
 
 # --- reads: ``wirefeed story`` and ``wirefeed reindex-stories`` --------------------------------------------------

@@ -19,7 +19,8 @@ import numpy as np
 from worker.models import Article
 from worker.stories import fingerprint as fpr
 
-LinkMethod = Literal["new", "near_duplicate", "containment"]
+# same_text / same_url: an article's page turned out to be another article's (worker.pipeline_pages)
+LinkMethod = Literal["new", "near_duplicate", "containment", "same_text", "same_url"]
 
 # Lookup caps (README, "Tuning"): they bound the work per article however large the index grows.
 CANDIDATES_PER_KEY = 20  # newest articles read per key: a hot key (template, common title) stays cheap

@@ -11,10 +11,10 @@ from typing import Any
 
 from worker import pipeline
 from worker.app import app
-from worker.tasks.base import FetchTask, ProcessTask, Wait, WirefeedTask, pack_body, unpack_body
+from worker.tasks.base import FetchTask, PageTask, ProcessTask, Wait, WirefeedTask, pack_body, unpack_body
 
-__all__ = ["fetch_feed", "pack_body", "process_feed", "prune_fetch_history", "prune_story_index",
-           "schedule_due_feeds"]
+__all__ = ["fetch_feed", "fetch_page", "pack_body", "process_feed", "process_page", "prune_fetch_history",
+           "prune_story_index", "schedule_due_feeds", "schedule_pages"]
 
 
 @app.task(bind=True, base=WirefeedTask, name="wirefeed.schedule_due_feeds", ignore_result=True)
@@ -61,9 +61,51 @@ def process_feed(self: ProcessTask, feed_id: int, body: str, *, url: str, conten
                  cache_max_age: int | None = None) -> dict[str, Any]:
     """Parse, normalise, dedupe and store one fetched body."""
     def work(conn: Any) -> pipeline.IngestReport:
-        return pipeline.process_body(
+        report = pipeline.process_body(
             conn, self.settings, feed_id, unpack_body(body, self.settings.max_feed_bytes), url=url,
             content_type=content_type, etag=etag, last_modified=last_modified, fetch_id=fetch_id,
             cache_max_age=cache_max_age)
+        if report.pages_wanted:  # claimed (and committed) before the messages go
+            for article_id, claim in pipeline.claim_pages(conn, self.settings, feed_id=feed_id):
+                fetch_page.delay(article_id, claim)
+        return report
 
     return self.run_for_feed(feed_id, work, fetch_id=fetch_id)
+
+
+@app.task(bind=True, base=WirefeedTask, name="wirefeed.schedule_pages", ignore_result=True)
+def schedule_pages(self: WirefeedTask) -> int:
+    """Beat's tick for pages: requests whose message was lost (their claim expired) are claimed and sent again."""
+    if self.settings.fetch_pages == "never":
+        return 0
+    pairs: list[tuple[int, int]] = self.with_connection(lambda conn: pipeline.claim_pages(conn, self.settings))
+    for article_id, claim in pairs:
+        fetch_page.delay(article_id, claim)
+    return len(pairs)
+
+
+@app.task(bind=True, base=PageTask, name="wirefeed.fetch_page", max_retries=None)
+def fetch_page(self: PageTask, article_id: int, claim: int, waits: int = 0) -> dict[str, Any]:
+    """robots.txt, then the page; its body goes on to the process queue. ``waits``: times its host was busy."""
+    def work(conn: Any) -> Any:
+        step = pipeline.fetch_page_step(conn, self.settings, article_id, claim, robots=self.robots,
+                                        politeness=self.politeness, retries_left=self.retries_left(waits))
+        if step.body is not None:
+            process_page.apply_async(args=(article_id, claim, pack_body(step.body)), kwargs={
+                "final_url": step.final_url, "content_type": step.content_type,
+                "http_status": step.report.http_status})
+        return step
+
+    return self.run_for_page(article_id, claim, work, waits=waits)
+
+
+@app.task(bind=True, base=PageTask, name="wirefeed.process_page", max_retries=None)
+def process_page(self: PageTask, article_id: int, claim: int, body: str, *, final_url: str,
+                 content_type: str | None = None, http_status: int | None = None) -> dict[str, Any]:
+    """Extract a fetched page and store what it changes (text, metadata, story)."""
+    def work(conn: Any) -> Any:
+        return pipeline.process_page(conn, self.settings, article_id, claim,
+                                     unpack_body(body, self.settings.max_page_bytes), final_url=final_url,
+                                     content_type=content_type, http_status=http_status)
+
+    return self.run_for_page(article_id, claim, work)

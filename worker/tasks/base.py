@@ -43,6 +43,7 @@ from worker.ops.logs import get_logger
 from worker.pipeline import IngestReport
 from worker.settings import Settings
 from worker.store import attempts
+from worker.store import pages as page_store
 from worker.store.db import forget_pools, pooled
 
 log = get_logger("wirefeed.tasks")
@@ -224,3 +225,108 @@ class ProcessTask(FeedTask):
 
     def finished(self, report: IngestReport) -> None:
         telemetry.batch_done(report)
+
+
+class PageTask(WirefeedTask):
+    """A task about one article's page (arguments: article id, claim). Like a feed task: starts counted in
+    PostgreSQL (``article_pages.attempts``, poison past ``WIREFEED_POISON_ATTEMPTS``), outages and conflicts
+    retried, an unexpected failure retried and then recorded (kind ``internal``; the article keeps its
+    summary), a busy host waited for without counting. A transient fetch failure (timeout, 5xx) is tried
+    ``WIREFEED_PAGE_RETRIES`` more times with backoff, then recorded."""
+
+    _fetchers: ClassVar[dict[str, tuple[HostPoliteness, Any]]] = {}
+
+    def log_context(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {"article_id": kwargs.get("article_id", args[0] if args else None)}
+
+    def _fetcher_pair(self) -> tuple[HostPoliteness, Any]:
+        """One per process (created on first use, after fork): politeness shared with feed fetches, robots.txt."""
+        from worker.fetch.robots import Robots
+
+        settings = self.settings
+        found = self._fetchers.get(settings.redis_url)
+        if found is None:
+            polite = HostPoliteness.from_settings(settings)
+            found = self._fetchers[settings.redis_url] = (polite, Robots(settings, client=polite.client,
+                                                                         politeness=polite))
+        return found
+
+    @property
+    def politeness(self) -> HostPoliteness:
+        return self._fetcher_pair()[0]
+
+    @property
+    def robots(self) -> Any:
+        return self._fetcher_pair()[1]
+
+    def retries_left(self, waits: int) -> bool:
+        return self.request.retries - waits < self.settings.page_retries
+
+    def run_for_page(self, article_id: int, claim: int, work: Callable[[psycopg.Connection], Any], *,
+                     waits: int = 0) -> dict[str, Any]:
+        from worker.pipeline_pages import PageFetch, PageReport
+
+        started = 0
+        try:
+            started = self._page_op(lambda c: page_store.begin_attempt(c, article_id))
+            if started > self.policy.max_internal:
+                message = (f"the page task started {started - 1} times and never finished (worker killed, out of "
+                           "memory or over its hard time limit); the article keeps its feed text")
+                log.error("task_poison", task=self.name, article_id=article_id, attempts=started - 1, error=message)
+                return self._page_poison(article_id, message)
+            with pooled(self.settings) as conn:
+                result = work(conn)
+        except Exception as exc:
+            return self._page_failed(exc, article_id, started, waits)
+        report: PageReport = result.report if isinstance(result, PageFetch) else result
+        if isinstance(result, PageFetch) and result.wait is not None:
+            self._page_quietly(article_id, "forget_attempt")
+            settings = self.settings
+            if result.wait <= settings.host_busy_wait_max and waits < settings.host_busy_waits:
+                kwargs = {**(self.request.kwargs or {}), "waits": waits + 1}
+                raise self.retry(kwargs=kwargs, countdown=result.wait, max_retries=None)
+            with pooled(settings) as conn:  # a long wait: the sweep sends it again once the claim runs out
+                pipeline.release_page(conn, article_id, claim, result.wait)
+        elif isinstance(result, PageFetch) and result.error is not None:
+            self._page_quietly(article_id, "forget_attempt")
+            failures = self.request.retries + 1 - waits
+            countdown = max(result.error.retry_after or 0.0,
+                            retry.backoff(failures, base=self.policy.base * 5, cap=self.policy.cap * 5,
+                                          rand=random.random()))
+            raise self.retry(countdown=countdown, max_retries=None)
+        elif report.outcome == "skipped" and started:  # a stale or finished request: this start does not count
+            self._page_quietly(article_id, "forget_attempt")
+        telemetry.page_done(report)
+        return report.as_json()
+
+    def _page_op(self, op: Callable[[psycopg.Connection], Any]) -> Any:
+        with pooled(self.settings) as conn, conn.transaction():
+            return op(conn)
+
+    def _page_quietly(self, article_id: int, what: str) -> None:
+        try:
+            self._page_op(lambda c: page_store.forget_attempt(c, article_id))
+        except Exception as exc:
+            log.warning("task_bookkeeping_failed", what=what, error=retry.describe(exc, 200))
+
+    def _page_failed(self, exc: Exception, article_id: int, started: int, waits: int) -> dict[str, Any]:
+        kind = retry.classify(exc)
+        failures = self.request.retries + 1 - waits
+        attempt = failures if kind in _TRANSIENT else max(failures, started)
+        decision = retry.decide(exc, attempt, self.policy, random.random())
+        error = retry.describe(exc)
+        log.warning("task_failed", task=self.name, article_id=article_id, attempt=attempt, kind=kind,
+                    action=decision.action, countdown=decision.countdown, error=error)
+        if started and kind in _TRANSIENT:
+            self._page_quietly(article_id, "forget_attempt")
+        if decision.action == "retry":
+            raise self.retry(exc=exc, countdown=decision.countdown, max_retries=None) from None
+        if decision.action in ("poison", "record"):
+            return self._page_poison(article_id, f"internal error after {attempt} attempts: {error}")
+        raise exc
+
+    def _page_poison(self, article_id: int, message: str) -> dict[str, Any]:
+        with pooled(self.settings) as conn:
+            report = pipeline.record_page_poison(conn, article_id, message)
+        telemetry.page_done(report)
+        return report.as_json()
