@@ -41,7 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # A test that uses none of these needs neither PostgreSQL nor Redis: it is marked ``unit`` (./scripts/test -m unit).
-SERVICE_FIXTURES = frozenset({"db_url", "empty_db_url", "redis_url"})
+SERVICE_FIXTURES = frozenset({"admin_url", "db_url", "empty_db_url", "redis_url"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -72,6 +72,13 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
 
 def _with_db(url: str, dbname: str) -> str:
     return psycopg.conninfo.make_conninfo(url, dbname=dbname)
+
+
+@pytest.fixture(scope="session")
+def admin_url() -> str:
+    """The server's maintenance database, for a test that creates databases or roles of its own. Naming this
+    fixture is what takes the test out of the unit layer: it needs PostgreSQL."""
+    return _with_db(ADMIN_URL, "postgres")
 
 
 @pytest.fixture(scope="session")

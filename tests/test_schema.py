@@ -77,8 +77,8 @@ def catalog(url: str) -> list[str]:
 
 
 @pytest.fixture()
-def two_dbs() -> Iterator[tuple[str, str]]:
-    admin = _with_db(ADMIN_URL, "postgres")
+def two_dbs(admin_url: str) -> Iterator[tuple[str, str]]:
+    admin = admin_url
     names = [f"wirefeed_schema_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("migrated", "loaded")]
     with psycopg.connect(admin, autocommit=True) as c:
         for name in names:
