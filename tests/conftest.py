@@ -46,7 +46,9 @@ SERVICE_FIXTURES = frozenset({"admin_url", "db_url", "empty_db_url", "redis_url"
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if SERVICE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())):
+        # the compose test brings its own PostgreSQL and Redis up in containers: it is never a unit test
+        if item.get_closest_marker("compose") is None and SERVICE_FIXTURES.isdisjoint(
+                getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.unit)
 
 
