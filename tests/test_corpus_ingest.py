@@ -1,4 +1,4 @@
-"""The whole shared corpus through the real `wirefeed ingest` into PostgreSQL (issue 4's database-level test)."""
+"""The whole shared corpus through the real `wirefeed ingest` into PostgreSQL."""
 
 from __future__ import annotations
 
