@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.errors import ConfigError, WirefeedError
+from worker.redaction import redact
 from worker.settings import Settings, load_settings
 
 
@@ -549,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             settings = load_settings()
         except ConfigError as err:
-            print(f"error: {err}", file=sys.stderr)
+            print(f"error: {redact(err.reason)}", file=sys.stderr)
             return 2
         if argv[0] == "worker" and settings.metrics_port:
             # Before Celery starts: its command line loads installed plugins (Flower's imports prometheus_client),
@@ -567,7 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         key: Any = args.command if args.command != "feeds" else ("feeds", args.feeds_command)
         return HANDLERS[key](args, settings)
     except WirefeedError as err:
-        print(f"error: {err.reason}", file=sys.stderr)
+        print(f"error: {redact(err.reason)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 
 from worker.queues import ALL as QUEUES
+from worker.redaction import redact
 from worker.settings import Settings
 from worker.store import ops as ops_store
 
@@ -24,8 +25,9 @@ CONNECT_TIMEOUT = 3  # seconds: status, health and scrapes answer quickly even w
 
 
 def _first_line(exc: BaseException) -> str:
+    """The exception's first line, secrets redacted (it may quote a URL or conninfo)."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return redact(text.splitlines()[0]) if text else type(exc).__name__
 
 
 def connect_quick(settings: Settings) -> psycopg.Connection:
