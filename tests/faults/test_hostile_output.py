@@ -10,9 +10,12 @@ import json
 import subprocess
 import sys
 
+import psycopg
 import pytest
 
-from tests.faults.conftest import WIREFEED
+from tests.conftest import truncate_all
+from tests.faults.conftest import WIREFEED, scalar
+from tests.httpserver import FeedServer, Route
 from tests.session_guard import run_dir
 
 S = "Hx7SecretPw"  # the secret in every setting below: it must appear in no output
@@ -60,6 +63,26 @@ def test_an_invalid_setting_is_named_without_its_secret(env, name: str, value: s
     assert S not in r.stdout + r.stderr, r.stderr
 
 
+def test_stored_error_messages_hold_no_secret(conn) -> None:
+    """feeds.last_error / disabled_reason (which the reader role reads) and the fetch history are redacted on
+    the way in, whatever message a failure carried."""
+    from worker.feed_state.decide import FeedUpdate
+    from worker.store import feeds as feed_store
+    from worker.store import fetches
+
+    fid = feed_store.add_feed(conn, "https://hostile-out.example/secret-feed").feed_id
+    message = f"unexpected error fetching https://u:{S}@hostile-out.example/f?token={S}: boom"
+    feed_store.apply_update(conn, fid, FeedUpdate(fetched=True, error_kind="network", error_message=message,
+                                                  disable_reason=f"gone: host=db password={S}"))
+    fetches.record_fetch(conn, fetches.FetchRecord(feed_id=fid, url="https://hostile-out.example/f",
+                                                   outcome="error", error_kind="network", error_message=message))
+    conn.commit()
+    row = conn.execute("SELECT last_error, disabled_reason FROM feeds WHERE id = %s", (fid,)).fetchone()
+    history = conn.execute("SELECT error_message FROM feed_fetches WHERE feed_id = %s", (fid,)).fetchone()
+    assert row[0] == "unexpected error fetching https://u:***@hostile-out.example/f?token=*** boom", row
+    assert row[1] == "gone: host=db password=***" and S not in history[0], (row, history)
+
+
 LOGGER = f"""
 import logging, sys
 from worker.ops.logs import configure, get_logger
@@ -91,3 +114,79 @@ def test_log_lines_and_tracebacks_hide_secrets() -> None:
     assert "ConnectionError: cannot reach postgresql://w:***@db/w?sslpassword=***" in event["exception"], event
     assert "Cannot connect to rediss://u:***@r:6380/0" in r.stderr and "RuntimeError: host=db password=***" in r.stderr
     assert S not in r.stderr, r.stderr
+
+
+# --- feed and server text on the terminal ----------------------------------------------------------
+
+ESC_TITLE = "\x1b]0;pwned-title\x07"  # OSC 0: retitles the terminal
+LINK = "[link=https://evil.example/]click me[/link]"  # rich markup: a live hyperlink if parsed
+BIDI = "\u202egnp.exe"  # a right-to-left override
+CSI = "\x1b[2J\x9b2J\x7f"  # clear screen (7-bit and C1 forms) and DEL
+
+
+def _hostile_rows(db_url: str) -> int:
+    """Stored strings as a hostile server or feed leaves them (the database holds them as text)."""
+    with psycopg.connect(db_url, autocommit=True) as c:
+        fid = c.execute(
+            """INSERT INTO feeds (url, title, error_count, last_error, last_error_kind, last_error_at)
+               VALUES (%s, %s, 3, %s, 'bad_encoding', now()) RETURNING id""",
+            (f"https://hostile-out.example/feed?{BIDI}", f"Title {ESC_TITLE}{LINK}",
+             f"unsupported Content-Encoding [/] {CSI}{ESC_TITLE}")).fetchone()[0]
+        c.execute("""INSERT INTO feeds (url, title, disabled_at, disabled_reason)
+                     VALUES ('https://hostile-out.example/2', '[bold red]x[/] [/]', now(), %s)""", (f"gone {LINK}",))
+        c.execute("""INSERT INTO feed_fetches (feed_id, url, outcome, error_kind, error_message)
+                     VALUES (%s, 'https://hostile-out.example/feed', 'error', 'bad_encoding', %s)""",
+                  (fid, f"Content-Encoding [/] {ESC_TITLE}"))
+        aid = c.execute(
+            """INSERT INTO articles (title, content_text, published_at, content_hash, publisher)
+               VALUES (%s, 'text', now(), 'hostile-out-1', %s) RETURNING id""",
+            (f"Story {ESC_TITLE}{BIDI}", f"Outlet {CSI}")).fetchone()[0]
+    return aid
+
+
+def _assert_printed_as_text(out: bytes, *expected: str) -> None:
+    assert b"\x1b]" not in out, out  # no OSC: no title change, no hyperlink (OSC 8)
+    assert b"\x1b[2J" not in out and "\x9b".encode() not in out and b"\x7f" not in out, out
+    assert "\u202e".encode() not in out, out
+    text = out.decode()
+    for piece in expected:
+        assert piece in text, (piece, text)
+
+
+@pytest.mark.parametrize("color", [False, True], ids=["piped", "terminal"])
+def test_stored_text_is_printed_as_text(env, db_url: str, color: bool) -> None:
+    truncate_all(db_url)
+    aid = _hostile_rows(db_url)
+    fid = str(scalar(db_url, "SELECT min(id) FROM feeds"))
+    # a terminal (rich's FORCE_COLOR) is where markup and escape sequences act; wide, so that nothing folds
+    term = {"FORCE_COLOR": "1", "COLUMNS": "1000"} if color else {"COLUMNS": "1000"}
+    runs = {
+        "feeds list": (["feeds", "list"], [LINK, "[bold red]x[/] [/]", "Content-Encoding [/]",
+                                           r"\x1b]0;pwned-title\x07", r"\u202egnp.exe", f"gone {LINK}"]),
+        "status": (["status"], ["Content-Encoding [/]", r"\x1b[2J\x9b2J\x7f"]),
+        "feeds history": (["feeds", "history", fid], ["Content-Encoding [/]", r"\x1b]0;pwned-title\x07"]),
+        "story": (["story", str(aid)], [r"Story \x1b]0;pwned-title\x07\u202egnp.exe", r"Outlet \x1b[2J\x9b2J\x7f"]),
+    }
+    for name, (args, expected) in runs.items():
+        r = subprocess.run([str(WIREFEED), *args], env={**env, **term}, capture_output=True, timeout=60,
+                           cwd=run_dir())
+        assert r.returncode == 0 and b"Traceback" not in r.stderr, (name, r.stderr.decode()[-2000:])
+        if not color:
+            assert b"\x1b" not in r.stdout, (name, r.stdout)
+        _assert_printed_as_text(r.stdout, *expected)
+
+
+def test_feeds_add_never_prints_or_subscribes_a_hostile_href(env, db_url: str) -> None:
+    """A page's feed link holding an escape sequence is no feed to subscribe; the plain link beside it is."""
+    truncate_all(db_url)
+    page = (b'<html><head><link rel="alternate" type="application/rss+xml" href="/feed\x1b]0;pwned\x07.xml">'
+            b'<link rel="alternate" type="application/rss+xml" href="/feed[link=https://evil.example/]x[/link].xml">'
+            b'</head><body>news</body></html>')
+    with FeedServer() as srv:
+        url = srv.route("/", Route(body=page, headers={"Content-Type": "text/html"}))
+        r = subprocess.run([str(WIREFEED), "feeds", "add", url], env=env, capture_output=True, timeout=60,
+                           cwd=run_dir())
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    _assert_printed_as_text(r.stdout + r.stderr, "found feed ", "/feed[link=https://evil.example/]x[/link].xml")
+    assert b"\x1b" not in r.stdout + r.stderr
+    assert scalar(db_url, "SELECT count(*) FROM feeds WHERE url ~ '[[:cntrl:]]'") == 0

@@ -10,6 +10,7 @@ from psycopg.rows import kwargs_row
 
 from worker.feed_state.decide import FeedUpdate
 from worker.feed_state.model import FEED_FIELDS, Feed
+from worker.redaction import redact
 
 FEED_COLUMNS = ", ".join(FEED_FIELDS)
 
@@ -125,8 +126,9 @@ def apply_update(conn: psycopg.Connection, feed_id: int, update: FeedUpdate) -> 
         return
     if update.move_to is not None:
         _move(conn, feed_id, update.move_to)
-    error = update.error_message[:2000] if update.error_message is not None else None
-    disable = update.disable_reason[:2000] if update.disable_reason is not None else None
+    # the reader role reads these: a message that quotes a URL or conninfo never stores its secret
+    error = redact(update.error_message)[:2000] if update.error_message is not None else None
+    disable = redact(update.disable_reason)[:2000] if update.disable_reason is not None else None
     conn.execute(
         """UPDATE feeds SET
                last_fetched_at = CASE WHEN %(fetched)s THEN now() ELSE last_fetched_at END,
