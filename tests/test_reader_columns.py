@@ -120,3 +120,22 @@ def test_the_credentials_test_in_sql_agrees_with_the_redaction(conn) -> None:
         assert found == is_secret_name(name), name
     fragment = "https://reader.example/#?token=x"  # a fragment is not a query
     assert conn.execute("SELECT wirefeed_url_has_credentials(%s)", (fragment,)).fetchone()[0] is False
+
+
+def test_migration_0012_cleans_titles_and_sites_stored_before(empty_db_url: str) -> None:
+    from worker.migrations import available, ledger, migrate
+
+    with psycopg.connect(empty_db_url) as c:
+        with c.transaction():
+            ledger.create_ledger(c)
+            for mig in available():
+                if mig.version < 12:
+                    ledger.apply(c, mig.version, mig.name, mig.checksum, mig.sql)
+        with c.transaction():
+            for url, title, site in (("https://m.example/1", "Nice\x1b]0;x\x07 title", "javascript:alert(1)"),
+                                     ("https://m.example/2", "t" * 5000, "https://u:p@m.example/"),
+                                     ("https://m.example/3", "Plain", "https://m.example/")):
+                c.execute("INSERT INTO feeds (url, title, site_url) VALUES (%s, %s, %s)", (url, title, site))
+        assert 12 in [m.version for m in migrate(c)]
+        rows = c.execute("SELECT title, site_url FROM feeds ORDER BY url").fetchall()
+    assert rows == [("Nice ]0;x title", None), ("t" * 1000, None), ("Plain", "https://m.example/")]

@@ -7,9 +7,12 @@ Every case runs the real ``wirefeed`` command (a separate process) and looks at 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+import brotli
 import psycopg
 import pytest
 
@@ -190,3 +193,49 @@ def test_feeds_add_never_prints_or_subscribes_a_hostile_href(env, db_url: str) -
     _assert_printed_as_text(r.stdout + r.stderr, "found feed ", "/feed[link=https://evil.example/]x[/link].xml")
     assert b"\x1b" not in r.stdout + r.stderr
     assert scalar(db_url, "SELECT count(*) FROM feeds WHERE url ~ '[[:cntrl:]]'") == 0
+
+
+def test_a_brotli_bomb_through_ingest_is_refused_at_the_cap(env, tmp_path: Path) -> None:
+    """A loopback server sends 256 MB of zeros as ~250 bytes of brotli: the real command refuses it as too
+    large, the feed records why, and the process never holds much more than the cap."""
+    bomb = brotli.compress(b"\0" * (256 * 1024 * 1024), quality=1)
+    with FeedServer() as srv:
+        url = srv.route("/bomb.xml", Route(body=bomb, headers={"Content-Encoding": "br",
+                                                                "Content-Type": "application/rss+xml"}))
+        out, err = (tmp_path / "out").open("w+b"), (tmp_path / "err").open("w+b")
+        p = subprocess.Popen([str(WIREFEED), "ingest", "--json", url], env=env, stdout=out, stderr=err,
+                             cwd=run_dir())
+        _, status, usage = os.wait4(p.pid, 0)  # the command's own peak resident set (KiB on Linux)
+    out.seek(0)
+    err.seek(0)
+    doc = json.loads(out.read())
+    (one,) = doc["inputs"]
+    assert os.waitstatus_to_exitcode(status) == 1, doc
+    assert one["status"] == "error" and "WIREFEED_MAX_FEED_BYTES" in one["error"], doc
+    assert b"Traceback" not in err.read()
+    assert scalar(env["DATABASE_URL"], "SELECT count(*) FROM feeds WHERE last_error_kind = 'too_large'") >= 1
+    assert usage.ru_maxrss / 1024 < 400, usage.ru_maxrss  # imports ~200 MB; 256 MB decoded would show
+
+
+def test_a_feeds_own_title_and_site_are_stored_scrubbed(cli, db_url: str, tmp_path: Path) -> None:
+    """feeds.title and site_url come from the publisher: markup, control characters, a huge title and a
+    javascript: site link are not stored as given."""
+    truncate_all(db_url)
+    rss = tmp_path / "hostile-meta.xml"
+    rss.write_text('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+                   f'<title>&lt;b&gt;Bold&lt;/b&gt; {"headline " * 50_000}</title>'
+                   "<link>javascript:alert(document.cookie)</link><description>x</description>"
+                   "<item><title>One</title><link>https://meta.example/1</link><description>Body one.</description>"
+                   "</item></channel></rss>")
+    jf = tmp_path / "hostile-meta.json"
+    jf.write_text(json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": f"JSON {ESC_TITLE}[/] feed",
+                              "home_page_url": "https://meta.example/\x1b]0;x\x07",
+                              "items": [{"id": "1", "url": "https://meta.example/j1", "content_text": "Body."}]}))
+    r = cli("ingest", "--json", str(rss), str(jf))
+    assert r.returncode == 0, r.stderr
+    with psycopg.connect(db_url) as c:
+        rows = dict(c.execute("SELECT url, (title, site_url) FROM feeds").fetchall())
+    title, site = rows["file://" + str(rss.resolve())]
+    assert title.startswith("Bold headline") and len(title) <= 1000 and site is None, (title[:80], site)
+    title, site = rows["file://" + str(jf.resolve())]
+    assert title == "JSON ]0;pwned-title[/] feed" and site is None, (title, site)

@@ -16,6 +16,15 @@
 -- roles later runs the DO block below by hand (it only grants and creates policies: running it again is
 -- harmless).
 
+-- 4. feeds.title and site_url are now cleaned before they are stored (worker.normalize.feedmeta); the rows
+--    stored before get the part of that SQL can do: no control characters, titles cut to 1,000 characters,
+--    a site_url that is not an absolute http(s) URL without blanks or user info dropped.
+UPDATE feeds SET title = nullif(left(btrim(regexp_replace(title, '[[:cntrl:][:space:]]+', ' ', 'g')), 1000), '')
+WHERE title ~ '[[:cntrl:]]' OR length(title) > 1000;
+UPDATE feeds SET site_url = NULL
+WHERE site_url !~* '^https?://[^/?#@[:space:]]+([/?#][^[:space:]]*)?$' OR site_url ~ '[[:cntrl:]]'
+   OR length(site_url) > 2048;
+
 CREATE FUNCTION wirefeed_url_has_credentials(url text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS
 $$

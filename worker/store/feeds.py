@@ -10,6 +10,7 @@ from psycopg.rows import kwargs_row
 
 from worker.feed_state.decide import FeedUpdate
 from worker.feed_state.model import FEED_FIELDS, Feed
+from worker.normalize.feedmeta import feed_title
 from worker.redaction import redact
 
 FEED_COLUMNS = ", ".join(FEED_FIELDS)
@@ -29,6 +30,7 @@ def add_feed(conn: psycopg.Connection, url: str, title: str | None = None, *,
              poll_interval: int | None = None) -> AddResult:
     """Subscribe ``url``; idempotent: the same URL (or a URL the feed was moved from) gives the same feed.
     ``poll_interval`` (WIREFEED_DEFAULT_INTERVAL_SECONDS) is the new feed's first interval."""
+    title = feed_title(title)  # a --name or an OPML outline's text: stored like a feed's own title
     existing = find_feed_id(conn, url)
     if existing is not None:
         if title:
