@@ -81,7 +81,7 @@ def test_only_migrate_connects_as_the_owner() -> None:
 
 def test_redis_and_flower_need_their_passwords() -> None:
     for name in ("worker-fetch", "worker-process", "beat", "flower"):
-        # a user name before the password: log redaction (worker.ops.logs.redact) recognises user:password@
+        # a user name before the password (worker.redaction.redact masks user:password@ and :password@ alike)
         assert _env(name)["REDIS_URL"] == "redis://default:${REDIS_PASSWORD:-change-me-redis}@redis:6379/0", name
     assert '--requirepass "$$REDIS_PASSWORD"' in " ".join(SERVICES["redis"]["entrypoint"])
     assert _env("flower")["FLOWER_BASIC_AUTH"] == "${FLOWER_USER:-admin}:${FLOWER_PASSWORD:-change-me-flower}"

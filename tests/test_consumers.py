@@ -231,8 +231,8 @@ def test_migration_is_idempotent_when_the_roles_already_exist(db_url: str, empty
         applied = [m.version for m in migrate(c)]
         assert 4 in applied
         granted = c.execute(
-            "SELECT has_table_privilege('wirefeed_reader', 'articles', 'SELECT'), "
-            "has_table_privilege('wirefeed_reader', 'articles', 'INSERT')").fetchone()
+            "SELECT has_column_privilege('wirefeed_reader', 'articles', 'title', 'SELECT'), "
+            "has_any_column_privilege('wirefeed_reader', 'articles', 'INSERT')").fetchone()
         assert granted == (True, False)
 
 
@@ -258,13 +258,13 @@ def test_every_sql_example_in_consumers_md_runs_as_the_reader(ingest, conn) -> N
 
 
 PUBLIC_RELATIONS = {"feeds", "articles", "article_sightings", "stories", "article_links",  # docs/schema.md's
-                    "article_pages", "article_urls"}
+                    "article_pages", "article_urls", "sighting_links"}
 
 
 def test_reader_reads_exactly_the_public_relations_and_ingest_writes_every_table(conn) -> None:
     rels = conn.execute(
         """SELECT c.relname, c.relkind,
-                  has_table_privilege('wirefeed_reader', c.oid, 'SELECT'),
+                  has_any_column_privilege('wirefeed_reader', c.oid, 'SELECT'),  -- per column (0012)
                   has_table_privilege('wirefeed_ingest', c.oid, 'INSERT')
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p')"""

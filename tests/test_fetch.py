@@ -18,7 +18,9 @@ from tests.conftest import free_port
 from tests.httpserver import FeedServer, Route, gzip_bomb
 from worker.errors import PermanentFetchError, TransientFetchError
 from worker.fetch.http import (
+    BodyLimit,
     BoundedDecoder,
+    Truncated,
     body_hash,
     fetch_feed_body,
     parse_max_age,
@@ -213,6 +215,47 @@ def test_compression_bomb_stopped_early_with_flat_memory(srv: FeedServer, encodi
         tracemalloc.stop()
     assert info.value.kind == "too_large" and "WIREFEED_MAX_FEED_BYTES" in str(info.value)
     assert peak < 8 * 1024 * 1024, peak  # 200 MB inflated never sits in memory
+
+
+def test_brotli_bomb_at_the_default_cap_holds_no_more_than_the_cap(srv: FeedServer) -> None:
+    """brotli 1.2 rounds ``output_buffer_limit`` up to whole blocks: asked for the 10 MB left, one call returned
+    16.7 MB. Decoded in blocks, the fetch holds the cap's worth of body and one block, never more."""
+    cap = 10 * 1024 * 1024
+    bomb = brotli.compress(b"\0" * (64 * 1024 * 1024), quality=1)
+    url = srv.route("/bomb", Route(body=bomb, headers={"Content-Encoding": "br"}))
+    tracemalloc.start()
+    try:
+        with pytest.raises(PermanentFetchError) as info:
+            get(url, make_settings(max_feed_bytes=cap))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.value.kind == "too_large"
+    assert peak < cap + 1024 * 1024, peak  # was 16.7 MB in one piece, then copied
+
+
+class _Pieces(BoundedDecoder):
+    """The decoder, recording the size of every piece the brotli decoder hands it."""
+
+    pieces: list[int]
+
+    def _emit(self, data: bytes) -> None:
+        self.pieces = [*getattr(self, "pieces", []), len(data)]
+        super()._emit(data)
+
+
+@pytest.mark.parametrize("truncate", [False, True])
+def test_brotli_decodes_in_blocks_and_keeps_exactly_the_cap(truncate: bool) -> None:
+    cap = 3 * 1024 * 1024 + 7
+    bomb = brotli.compress(b"\0" * (32 * 1024 * 1024), quality=1)
+    dec = _Pieces("br", cap, "http://x/", BodyLimit(cap, truncate=truncate))
+    with pytest.raises(Truncated if truncate else PermanentFetchError):
+        for i in range(0, len(bomb), 16 * 1024):
+            dec.feed(bomb[i:i + 16 * 1024])
+    assert max(dec.pieces) <= 32 * 1024  # one output block per call, whatever was left of the cap
+    assert sum(dec.pieces) <= cap + 32 * 1024
+    assert len(dec.body()) == (cap if truncate else sum(dec.pieces[:-1]))
+    assert len(dec.body()) <= cap
 
 
 def test_oversized_declared_body_refused_before_reading(srv: FeedServer) -> None:

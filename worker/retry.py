@@ -121,7 +121,7 @@ def decide(exc: BaseException, attempt: int, policy: Policy, rand: float = 0.5) 
 
 def describe(exc: BaseException, limit: int = 500) -> str:
     """One line naming the exception, for ``feeds.last_error`` and the fetch history (passwords redacted)."""
-    from worker.ops.logs import redact
+    from worker.redaction import redact
 
     text = " ".join(str(exc).split())
     name = type(exc).__name__

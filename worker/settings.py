@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from functools import lru_cache
 from typing import Literal
@@ -11,6 +12,9 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from worker.errors import ConfigError
+from worker.redaction import redact
+
+_UNPARSED = "not a valid PostgreSQL URL or conninfo string"
 
 
 class Settings(BaseSettings):
@@ -97,6 +101,14 @@ class Settings(BaseSettings):
     def _pg_url(cls, v: str) -> str:
         if "://" in v and not v.startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a postgresql:// URL or a libpq conninfo string")
+        import psycopg
+
+        try:
+            psycopg.conninfo.conninfo_to_dict(v)
+        except psycopg.Error as exc:
+            # libpq quotes the part it stumbled on, which may be a piece of the password: not repeated
+            reason = re.sub(r'"[^"]*"', '"…"', str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+            raise ValueError(f"{_UNPARSED}: {reason}") from None
         return v
 
     @field_validator("extra_ca_file")
@@ -130,7 +142,13 @@ def load_settings() -> Settings:
             name = str(err["loc"][0]) if err["loc"] else "?"
             field = Settings.model_fields.get(name)
             env = field.alias if field is not None and field.alias else name
-            problems.append(f"{env}: {err['msg']} (got {err.get('input')!r})")
+            got = err.get("input")
+            msg = redact(err["msg"])
+            if _UNPARSED in msg:  # where its password ends is unknown: the value is not shown at all
+                problems.append(f"{env}: {msg}")
+                continue
+            shown = repr(redact(got)) if isinstance(got, str) else repr(got)  # a URL's password stays hidden
+            problems.append(f"{env}: {msg} (got {shown})")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
 
 

@@ -1,4 +1,10 @@
-"""Terminal output: rich tables and progress bars on a TTY, plain quiet output when piped."""
+"""Terminal output: rich tables and progress bars on a TTY, plain quiet output when piped.
+
+Text that came from a feed, a page, a server or the database (titles, URLs, error messages) is printed as
+text: :func:`terminal_safe` shows its control characters as escapes (an ESC sequence cannot retitle the
+terminal or hide a line), and in rich output it is a :class:`rich.text.Text`, never markup (``[link=...]`` or
+``[/]`` in a feed title is printed as written).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,16 @@ from typing import TypeVar
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
+from worker.cli.safe_text import terminal_safe
 from worker.feed_state.model import Feed
 
 T = TypeVar("T")
+
+def plain(value: object, style: str = "") -> Text:
+    """A rich cell holding ``value`` as literal, terminal-safe text (never parsed as markup or emoji codes)."""
+    return Text(terminal_safe(value), style=style)
 
 
 def _ago(ts: datetime | None) -> str:
@@ -57,12 +69,12 @@ def feeds_table(rows: Iterable[Feed]) -> None:
         table.add_column(col, overflow="fold")
     for r in rows:
         if r.disabled_at:
-            state, reason = "[red]disabled[/red]", r.disabled_reason or ""
+            state, reason = plain("disabled", "red"), r.disabled_reason or ""
         elif r.error_count:
-            state, reason = "[yellow]failing[/yellow]", r.last_error or ""
+            state, reason = plain("failing", "yellow"), r.last_error or ""
         else:
-            state, reason = "[green]ok[/green]", ""
-        name = f"{r.title or ''}\n[dim]{r.url}[/dim]" if r.title else r.url
+            state, reason = plain("ok", "green"), ""
+        name = Text.assemble(plain(r.title), "\n", plain(r.url, "dim")) if r.title else plain(r.url)
         table.add_row(str(r.id), state, name, _ago(r.last_fetched_at),
-                      "-" if r.disabled_at else _ago(r.next_fetch_at), str(r.error_count), reason)
+                      "-" if r.disabled_at else _ago(r.next_fetch_at), str(r.error_count), plain(reason))
     Console().print(table)

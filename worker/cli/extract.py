@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from worker.cli.safe_text import terminal_safe as safe
 from worker.settings import Settings
 
 __all__ = ["add_parser", "cmd_extract"]
@@ -100,12 +101,12 @@ def _one(given: str, settings: Settings, fetchers: dict[str, _Fetcher]) -> dict[
 
 
 def _print_human(doc: dict[str, Any]) -> None:
-    print(f"== {doc['input']}")
+    print(f"== {safe(doc['input'])}")  # everything below came from the page: printed as text
     for key in ("title", "author", "published_at", "language", "site_name", "canonical_url", "original_url"):
         if doc[key]:
-            print(f"{key}: {doc[key]}")
+            print(f"{key}: {safe(doc[key])}")
     print()
-    print(doc["text"] or "(no text)")
+    print(safe(doc["text"], multiline=True) if doc["text"] else "(no text)")
     print()
 
 
@@ -116,7 +117,7 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
         doc = _one(given, settings, fetchers)
         if doc["error"] is not None:
             failed += 1
-            print(f"error: {given}: {doc['error']}", file=sys.stderr)
+            print(f"error: {safe(given)}: {safe(doc['error'])}", file=sys.stderr)
         if args.json:
             sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
         elif doc["error"] is None:

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from worker.cli.safe_text import terminal_safe as safe
 from worker.errors import ConfigError, WirefeedError
+from worker.redaction import redact
 from worker.settings import Settings, load_settings
 
 
@@ -82,13 +84,13 @@ def cmd_feeds_add(args: argparse.Namespace, settings: Settings) -> int:
 
             sub = resolve_subscription(url, settings)  # an HTML page: subscribe the feed it links to
             if sub.discovered_from:
-                print(f"found feed {sub.url} on {url}")
+                print(f"found feed {safe(sub.url)} on {safe(url)}")  # an href from the page: printed as text
             elif sub.note:
-                print(f"note: {sub.note}", file=sys.stderr)
+                print(f"note: {safe(sub.note)}", file=sys.stderr)
             url = sub.url
         with conn.transaction():
             res = feed_store.add_feed(conn, url, args.name, poll_interval=settings.default_interval)
-    print(f"{'added' if res.created else 'already subscribed'}: feed {res.feed_id} {url}")
+    print(f"{'added' if res.created else 'already subscribed'}: feed {res.feed_id} {safe(url)}")
     return 0
 
 
@@ -124,7 +126,7 @@ def cmd_feeds_history(args: argparse.Namespace, settings: Settings) -> int:
     for r in rows:
         what = r["outcome"] + (f" ({r['not_modified_by']})" if r["not_modified_by"] else "")
         entries = "" if r["entries_seen"] is None else f" entries {r['entries_seen']} ({r['entries_new']} new)"
-        error = f" {r['error_kind']}: {r['error_message']}" if r["error_kind"] else ""
+        error = f" {safe(r['error_kind'])}: {safe(r['error_message'])}" if r["error_kind"] else ""
         print(f"{r['fetched_at']:%Y-%m-%d %H:%M:%S} {r['status'] or '-':>3} {what:<22} {r['bytes']:>9} B "
               f"{r['duration_ms']:>6} ms{entries}{error}")
     return 0
@@ -159,7 +161,7 @@ def cmd_story(args: argparse.Namespace, settings: Settings) -> int:
         _require_schema(conn)
         members = story_members(conn, args.ref)
     if not members:
-        print(f"error: no article with id or canonical URL {args.ref}", file=sys.stderr)
+        print(f"error: no article with id or canonical URL {safe(args.ref)}", file=sys.stderr)
         return 1
     story_id = members[0].story_id
     if args.json:
@@ -170,10 +172,10 @@ def cmd_story(args: argparse.Namespace, settings: Settings) -> int:
         outlet = m.publisher or "?"
         if m.syndicator:
             outlet += f" (via {m.syndicator})"
-        print(f"  {m.article_id:>9}  {m.published_at:%Y-%m-%d %H:%M}  {outlet} | {m.title}")
+        print(f"  {m.article_id:>9}  {m.published_at:%Y-%m-%d %H:%M}  {safe(outlet)} | {safe(m.title)}")
         score = f" {m.score:.3f}" if m.score is not None else ""
         linked = f" to {m.linked_to}" if m.linked_to is not None else ""
-        print(f"             {m.method or 'unassigned'}{score}{linked}: {m.reason or '-'}")
+        print(f"             {m.method or 'unassigned'}{score}{linked}: {safe(m.reason or '-')}")
     return 0
 
 
@@ -211,7 +213,7 @@ def cmd_feeds_import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 1
     except OpmlError as exc:
-        print(f"error: {args.file}: {exc}", file=sys.stderr)
+        print(f"error: {args.file}: {safe(exc)}", file=sys.stderr)
         return 1
     added = existing = 0
     with _connect(settings) as conn:
@@ -290,7 +292,7 @@ def _run_pages(session: Any, settings: Settings, rep: Any, fetchers: tuple[Any, 
     except Exception as exc:
         from worker import retry
 
-        print(f"warning: {rep.input}: pages not fetched: {retry.describe(exc, 300)}", file=sys.stderr)
+        print(f"warning: {safe(rep.input)}: pages not fetched: {safe(retry.describe(exc, 300))}", file=sys.stderr)
 
 
 def _pages_line(pages: dict[str, int]) -> str:
@@ -323,7 +325,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 _run_pages(session, settings, rep, fetchers)
             reports.append(rep)
             if rep.status != "ok":
-                print(f"error: {item}: {rep.error}", file=sys.stderr)
+                print(f"error: {safe(redact(item))}: {safe(rep.error)}", file=sys.stderr)
     totals = {k: sum(getattr(r, k) for r in reports)
               for k in ("entries", "new_articles", "duplicates", "near_duplicates", "updated", "skipped")}
     totals["inputs"] = len(reports)
@@ -334,7 +336,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         for r in reports:
             if r.status == "ok":
                 extra = " (unchanged since last ingest)" if r.not_modified else ""
-                print(f"{r.input}: {r.entries} entries, {r.new_articles} new, {r.duplicates} duplicates, "
+                print(f"{safe(redact(r.input))}: {r.entries} entries, {r.new_articles} new, {r.duplicates} duplicates, "
                       f"{r.near_duplicates} near-duplicates, {r.updated} updated, {r.skipped} skipped{extra}"
                       f"{_pages_line(r.pages)}")
         print(f"total: {totals['inputs']} inputs, {totals['errors']} failed, {totals['new_articles']} new articles")
@@ -392,7 +394,7 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
             if fetchers is not None and rep.status == "ok":
                 _run_pages(session, settings, rep, fetchers)
             if rep.status == "postponed":
-                print(f"feed {feed_id}: postponed, {rep.error}")
+                print(f"feed {feed_id}: postponed, {safe(rep.error)}")
                 continue
             _print_fetch(feed_id, rep)
             failed += rep.status != "ok"
@@ -401,7 +403,7 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
 
 def _print_fetch(feed_id: int, rep: Any) -> None:
     if rep.status != "ok":
-        print(f"error: feed {feed_id} {rep.input}: {rep.error}", file=sys.stderr)
+        print(f"error: feed {feed_id} {safe(redact(rep.input))}: {safe(rep.error)}", file=sys.stderr)
     elif rep.not_modified:
         print(f"feed {feed_id}: not modified")
     else:
@@ -430,7 +432,7 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json(health.report(checks))
     else:
-        print(health.render(checks))
+        print(safe(health.render(checks), multiline=True))
     return 0 if all(c.ok for c in checks) else 1
 
 
@@ -549,7 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             settings = load_settings()
         except ConfigError as err:
-            print(f"error: {err}", file=sys.stderr)
+            print(f"error: {safe(redact(err.reason))}", file=sys.stderr)
             return 2
         if argv[0] == "worker" and settings.metrics_port:
             # Before Celery starts: its command line loads installed plugins (Flower's imports prometheus_client),
@@ -567,7 +569,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         key: Any = args.command if args.command != "feeds" else ("feeds", args.feeds_command)
         return HANDLERS[key](args, settings)
     except WirefeedError as err:
-        print(f"error: {err.reason}", file=sys.stderr)
+        print(f"error: {safe(redact(err.reason))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

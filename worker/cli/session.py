@@ -19,7 +19,7 @@ import psycopg
 
 from worker import retry
 from worker.errors import ConfigError
-from worker.ops.logs import redact
+from worker.redaction import redact
 from worker.settings import Settings
 from worker.store.db import connect
 

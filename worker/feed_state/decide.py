@@ -24,6 +24,7 @@ from typing import Literal
 from worker.errors import FetchError, PermanentFetchError
 from worker.feed_state.model import Feed
 from worker.feed_state.schedule import Hints, backoff, next_fetch_at
+from worker.normalize.feedmeta import feed_title, site_url
 from worker.settings import Settings
 
 # --- outcomes ------------------------------------------------------------------------------------------
@@ -212,7 +213,7 @@ def decide(feed: Feed, outcome: Outcome, now: datetime, settings: Settings,
                 next_fetch_at=sched.at, poll_interval=sched.interval, fetched=True, succeeded=True,
                 new_entries=outcome.new_entries > 0, error_count=0, hard_error_count=0,
                 etag=outcome.etag, last_modified=outcome.last_modified, body_hash=outcome.body_hash,
-                title=outcome.title, site_url=outcome.site_url, language=outcome.language)
+                title=feed_title(outcome.title), site_url=site_url(outcome.site_url), language=outcome.language)
         case _:
             return _failed(feed, outcome, now, settings, rand)
 

@@ -15,6 +15,8 @@ from selectolax.lexbor import LexborHTMLParser
 from worker.errors import FetchError
 from worker.settings import Settings
 
+# an href holding blanks, control or bidi characters is no address to subscribe (nor to print)
+_UNPRINTABLE = re.compile("[\\s\\x00-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]")
 FEED_TYPES = {
     "application/rss+xml": "rss",
     "application/atom+xml": "atom",
@@ -61,7 +63,7 @@ def find_feed_links(html: bytes | str, base_url: str) -> list[FeedLink]:
         if "alternate" not in rels or ctype not in FEED_TYPES:
             continue
         url = urljoin(base, (attrs.get("href") or "").strip())
-        if urlsplit(url).scheme not in ("http", "https") or url in seen:
+        if urlsplit(url).scheme not in ("http", "https") or url in seen or _UNPRINTABLE.search(url):
             continue
         seen.add(url)
         title = (attrs.get("title") or "").strip() or None

@@ -213,6 +213,9 @@ class Truncated(Exception):
     """The decoder reached the limit of a body that is kept truncated (:attr:`BodyLimit.truncate`)."""
 
 
+_BROTLI_STEP = 16 * 1024  # below one brotli output block: one block (< 32 KiB) per process() call
+
+
 class BoundedDecoder:
     """Incremental Content-Encoding decoder that stops one byte past ``limit`` decoded bytes (or, with
     ``body_limit.truncate``, keeps exactly ``limit`` bytes and raises :class:`Truncated`)."""
@@ -283,9 +286,13 @@ class BoundedDecoder:
                     return
 
     def _feed_brotli(self, data: bytes) -> None:
-        self._emit(self._brotli.process(data, output_buffer_limit=self._room()))
+        # brotli >= 1.2: ``output_buffer_limit`` is rounded up to whole output blocks (the first is 32 KiB less a
+        # few bytes, each next one larger), so asking for the room left (10 MB) returned 16.7 MB in one call.
+        # Asking for less than one block gets exactly one block per call: the decoder never holds more than
+        # one block past the cap, and ``_emit`` keeps or refuses the bytes at the cap exactly.
+        self._emit(self._brotli.process(data, output_buffer_limit=_BROTLI_STEP))
         while not self._brotli.can_accept_more_data():
-            self._emit(self._brotli.process(b"", output_buffer_limit=self._room()))
+            self._emit(self._brotli.process(b"", output_buffer_limit=_BROTLI_STEP))
 
     def body(self) -> bytes:
         return b"".join(self.parts)

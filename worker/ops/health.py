@@ -12,8 +12,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from worker.ops.logs import redact
 from worker.ops.status import _first_line, beat_heartbeat, connect_quick, ping_workers, redis_client
+from worker.redaction import redact
 from worker.settings import Settings
 from worker.store import ops as ops_store
 

@@ -7,6 +7,7 @@ The per-task log context (``task_id``, ``task``, ``feed_id``) is bound by the ba
   directory + HTTP endpoint on ``WIREFEED_METRICS_PORT``) before the pool forks; a worker that consumes the
   process queue also loads the language model there, so the prefork children share one copy of it.
 - worker_process_init / worker_process_shutdown (prefork children): fresh metric objects / dead-child files.
+- after_setup_logger / after_setup_task_logger: Celery's own handlers redact secrets (``worker.redaction``).
 - beat_init and after_task_publish of ``wirefeed.schedule_due_feeds`` in the beat process: write beat's
   heartbeat (a Redis key, ``worker.ops.status.BEAT_HEARTBEAT_KEY``) that ``wirefeed health --beat`` checks.
 """
@@ -21,7 +22,7 @@ from celery import signals
 
 from worker import queues
 from worker.ops import metrics
-from worker.ops.logs import configure, get_logger
+from worker.ops.logs import RedactingFilter, configure, get_logger
 from worker.settings import get_settings
 
 log = get_logger("wirefeed.worker")
@@ -40,6 +41,15 @@ def consumes_process_queue(worker: Any) -> bool:
         return queues.PROCESS in worker.app.amqp.queues.consume_from
     except AttributeError:
         return True  # not a worker we can inspect: warming is harmless
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _redact_celery_logs(logger: Any = None, **_: Any) -> None:
+    """Celery's own log lines (banner, connection errors, task failures) through the same redaction."""
+    for handler in getattr(logger, "handlers", []):
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
 
 
 @signals.worker_init.connect

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 
 from worker.queues import ALL as QUEUES
+from worker.redaction import redact
 from worker.settings import Settings
 from worker.store import ops as ops_store
 
@@ -24,8 +25,9 @@ CONNECT_TIMEOUT = 3  # seconds: status, health and scrapes answer quickly even w
 
 
 def _first_line(exc: BaseException) -> str:
+    """The exception's first line, secrets redacted (it may quote a URL or conninfo)."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return redact(text.splitlines()[0]) if text else type(exc).__name__
 
 
 def connect_quick(settings: Settings) -> psycopg.Connection:
@@ -159,6 +161,9 @@ def _span(secs: float) -> str:
 def render_status(doc: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from worker.cli.console import plain
 
     c = Console()
     ok = "[green]ok[/green]"
@@ -170,7 +175,7 @@ def render_status(doc: dict[str, Any]) -> None:
     if "workers" in doc:
         w = doc["workers"]
         style = "green" if w["alive"] else "red"
-        t.add_row("workers alive", f"[{style}]{w['alive']}[/{style}] {', '.join(w['names'])}")
+        t.add_row("workers alive", Text.assemble(plain(w["alive"], style), " ", plain(", ".join(w["names"]))))
         t.add_row("queues", ", ".join(f"{q}: {n} waiting" for q, n in doc["queues"].items())
                   + f"; {doc['in_flight']} in flight")
         b = doc["beat"]
@@ -187,12 +192,12 @@ def render_status(doc: dict[str, Any]) -> None:
     if "pages" in doc:
         p = doc["pages"]
         failed = ", ".join(f"{k} {n}" for k, n in p["failed_by_reason"].items())
-        t.add_row("pages", f"{p['pending']} waiting for a fetch, {p['fetched']} for extraction; last day: "
-                           f"{p['extracted_last_day']} extracted, {p['kept_last_day']} kept the feed's text, "
-                           f"{p['refused_last_day']} refused by robots.txt, {p['failed_last_day']} failed"
-                           + (f" ({failed})" if failed else ""))
-    for p in doc["problems"]:
-        t.add_row("[red]problem[/red]", p)
+        t.add_row("pages", plain(f"{p['pending']} waiting for a fetch, {p['fetched']} for extraction; last day: "
+                                 f"{p['extracted_last_day']} extracted, {p['kept_last_day']} kept the feed's text, "
+                                 f"{p['refused_last_day']} refused by robots.txt, {p['failed_last_day']} failed"
+                                 + (f" ({failed})" if failed else "")))
+    for p in doc["problems"]:  # exception text from PostgreSQL or Redis: printed as text
+        t.add_row("[red]problem[/red]", plain(p))
     c.print(t)
     if doc.get("feeds", {}).get("top_errors"):
         e = Table(title="top error reasons", title_justify="left")
@@ -200,5 +205,5 @@ def render_status(doc: dict[str, Any]) -> None:
         e.add_column("feeds", justify="right")
         e.add_column("example", overflow="fold")
         for row in doc["feeds"]["top_errors"]:
-            e.add_row(row["kind"], str(row["feeds"]), row["example"] or "")
+            e.add_row(plain(row["kind"]), str(row["feeds"]), plain(row["example"] or ""))  # a feed's error text
         c.print(e)

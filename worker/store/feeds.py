@@ -10,6 +10,8 @@ from psycopg.rows import kwargs_row
 
 from worker.feed_state.decide import FeedUpdate
 from worker.feed_state.model import FEED_FIELDS, Feed
+from worker.normalize.feedmeta import feed_title
+from worker.redaction import redact
 
 FEED_COLUMNS = ", ".join(FEED_FIELDS)
 
@@ -28,6 +30,7 @@ def add_feed(conn: psycopg.Connection, url: str, title: str | None = None, *,
              poll_interval: int | None = None) -> AddResult:
     """Subscribe ``url``; idempotent: the same URL (or a URL the feed was moved from) gives the same feed.
     ``poll_interval`` (WIREFEED_DEFAULT_INTERVAL_SECONDS) is the new feed's first interval."""
+    title = feed_title(title)  # a --name or an OPML outline's text: stored like a feed's own title
     existing = find_feed_id(conn, url)
     if existing is not None:
         if title:
@@ -125,8 +128,9 @@ def apply_update(conn: psycopg.Connection, feed_id: int, update: FeedUpdate) -> 
         return
     if update.move_to is not None:
         _move(conn, feed_id, update.move_to)
-    error = update.error_message[:2000] if update.error_message is not None else None
-    disable = update.disable_reason[:2000] if update.disable_reason is not None else None
+    # the reader role reads these: a message that quotes a URL or conninfo never stores its secret
+    error = redact(update.error_message)[:2000] if update.error_message is not None else None
+    disable = redact(update.disable_reason)[:2000] if update.disable_reason is not None else None
     conn.execute(
         """UPDATE feeds SET
                last_fetched_at = CASE WHEN %(fetched)s THEN now() ELSE last_fetched_at END,

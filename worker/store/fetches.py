@@ -9,6 +9,8 @@ from typing import Any, Literal
 import psycopg
 from psycopg.rows import dict_row
 
+from worker.redaction import redact
+
 
 @dataclass(slots=True)
 class FetchRecord:
@@ -36,7 +38,7 @@ def record_fetch(conn: psycopg.Connection, rec: FetchRecord) -> int:
            RETURNING id""",
         (rec.feed_id, rec.url, rec.final_url, rec.status, rec.outcome, rec.outcome == "not_modified",
          rec.not_modified_by, rec.bytes, rec.duration_ms, rec.entries_seen, rec.entries_new,
-         rec.error_kind, (rec.error_message or "")[:2000] or None, rec.feed_id),
+         rec.error_kind, redact(rec.error_message or "")[:2000] or None, rec.feed_id),
     ).fetchone()
     return int(row[0]) if row else 0
 
@@ -55,7 +57,7 @@ def set_entries(
                error_kind = coalesce(%s::text, error_kind), error_message = coalesce(%s::text, error_message)
            WHERE id = %s""",
         (seen, new, not_modified_by, error_kind, not_modified_by, not_modified_by, error_kind,
-         (error_message or "")[:2000] or None, fetch_id),
+         redact(error_message or "")[:2000] or None, fetch_id),
     )
 
 

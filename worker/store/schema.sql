@@ -18,6 +18,16 @@ SET client_min_messages = warning;
 SET row_security = off;
 
 --
+-- Name: wirefeed_http_link(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wirefeed_http_link(link text) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT CASE WHEN link ~* '^https?://[^/?#\s]' AND link !~ '[[:cntrl:][:space:]]' THEN link END
+$$;
+
+--
 -- Name: wirefeed_ingest_seq_assign(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -156,6 +166,23 @@ CREATE FUNCTION public.wirefeed_ts_config(lang text) RETURNS regconfig
         WHEN 'yi' THEN 'pg_catalog.yiddish'::regconfig
         ELSE 'pg_catalog.simple'::regconfig
     END
+$$;
+
+--
+-- Name: wirefeed_url_has_credentials(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wirefeed_url_has_credentials(url text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT url ~ '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@'
+        OR EXISTS (
+            SELECT 1
+            FROM regexp_split_to_table(substring(url FROM '^[^?#]*\?([^#]*)'), '[&;]') AS p(param),
+                 LATERAL (SELECT translate(lower(split_part(p.param, '=', 1)), '-_.', '') AS name) n
+            WHERE position('=' IN p.param) > 0
+              AND (n.name IN ('pass', 'pwd', 'pw', 'key', 'sig', 'auth', 'authorization')
+                   OR n.name ~ '(password|passwd|passphrase|secret|token|apikey|accesskey|privatekey|credential|signature|sessionid)'))
 $$;
 
 SET default_tablespace = '';
@@ -418,6 +445,19 @@ CREATE TABLE public.schema_migrations (
     checksum text NOT NULL,
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
+
+--
+-- Name: sighting_links; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.sighting_links AS
+ SELECT article_sightings.feed_id,
+    article_sightings.guid,
+    article_sightings.article_id,
+    public.wirefeed_http_link(article_sightings.link) AS link,
+    article_sightings.seen_at,
+    article_sightings.changed_at
+   FROM public.article_sightings;
 
 --
 -- Name: stories; Type: VIEW; Schema: public; Owner: -
@@ -809,6 +849,24 @@ ALTER TABLE ONLY public.feed_fetches
 
 ALTER TABLE ONLY public.task_attempts
     ADD CONSTRAINT task_attempts_feed_id_fkey FOREIGN KEY (feed_id) REFERENCES public.feeds(id) ON DELETE CASCADE;
+
+--
+-- Name: feeds; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.feeds ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: feeds feeds_ingest; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY feeds_ingest ON public.feeds TO wirefeed_ingest USING (true) WITH CHECK (true);
+
+--
+-- Name: feeds feeds_reader; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY feeds_reader ON public.feeds FOR SELECT TO wirefeed_reader USING ((NOT COALESCE(public.wirefeed_url_has_credentials(url), false)));
 
 --
 -- PostgreSQL database dump complete
