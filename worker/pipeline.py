@@ -39,12 +39,16 @@ from worker.feed_state.model import Feed
 from worker.fetch.http import FetchOutcome, body_hash
 from worker.models import ParsedFeed, RawEntry
 from worker.normalize.entry import apply_learned_boilerplate, entry_hash, entry_key, normalize_entries
+from worker.ops.logs import get_logger
 from worker.parse.feed import parse_feed
 from worker.pipeline_stories import assign_stories
 from worker.settings import Settings
 from worker.store import articles as article_store
 from worker.store import feeds as feed_store
 from worker.store import fetches as fetch_store
+from worker.store import workers as worker_store
+
+log = get_logger("wirefeed.scheduler")
 
 Status = Literal["ok", "error", "postponed"]
 
@@ -437,11 +441,26 @@ record_page_poison = pipeline_pages.record_poison
 # --- maintenance: the scheduler's claim and the daily prunes ---------------------------------------------
 
 
-def claim_due_feeds(conn: psycopg.Connection, settings: Settings) -> list[int]:
-    """Claim the feeds that are due (SKIP LOCKED: several schedulers never claim one feed twice); the claim
-    commits before any message about them is sent."""
+def give_back_dead(conn: psycopg.Connection, settings: Settings) -> worker_store.GivenBack:
+    """The claims of workers whose heartbeats stopped (``WIREFEED_WORKER_DEAD_SECONDS``) go back to the
+    scheduler: due again at once, instead of when their claim expires. Logged when there were any."""
     with conn.transaction():
-        return feed_store.claim_due(conn, limit=settings.schedule_batch, claim_seconds=settings.claim_timeout)
+        back = worker_store.give_back_dead(conn, dead_after=settings.worker_dead_after)
+    if back.workers or back.feeds or back.pages:
+        log.warning("dead_workers_claims_given_back", workers=back.workers, feeds=len(back.feeds),
+                    pages=len(back.pages), feed_ids=back.feeds[:50])
+    return back
+
+
+def claim_due_feeds(conn: psycopg.Connection, settings: Settings, worker_id: str | None = None
+                    ) -> list[tuple[int, int]]:
+    """Give back dead workers' claims, then claim the feeds that are due (SKIP LOCKED: several schedulers never
+    claim one feed twice) in the name of ``worker_id`` (the scheduler task's worker, until a fetch task takes
+    each); the claim commits before any message about them is sent. (feed id, claim) pairs."""
+    give_back_dead(conn, settings)
+    with conn.transaction():
+        return feed_store.claim_due(conn, limit=settings.schedule_batch, claim_seconds=settings.claim_timeout,
+                                    worker_id=worker_id)
 
 
 def prune_fetch_history(conn: psycopg.Connection, settings: Settings) -> int:

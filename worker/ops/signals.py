@@ -6,6 +6,8 @@ The per-task log context (``task_id``, ``task``, ``feed_id``) is bound by the ba
 - worker_init (worker main process): structured logs, then ``worker.ops.metrics.setup_worker`` (multiprocess
   directory + HTTP endpoint on ``WIREFEED_METRICS_PORT``) before the pool forks; a worker that consumes the
   process queue also loads the language model there, so the prefork children share one copy of it.
+  It also starts the worker's heartbeat (``worker.ops.heartbeat``: its row in PostgreSQL, deleted by
+  worker_shutdown on a clean stop).
 - worker_process_init / worker_process_shutdown (prefork children): fresh metric objects / dead-child files.
 - beat_init and after_task_publish of ``wirefeed.schedule_due_feeds`` in the beat process: write beat's
   heartbeat (a Redis key, ``worker.ops.status.BEAT_HEARTBEAT_KEY``) that ``wirefeed health --beat`` checks.
@@ -20,7 +22,7 @@ from typing import Any
 from celery import signals
 
 from worker import queues
-from worker.ops import metrics
+from worker.ops import heartbeat, metrics
 from worker.ops.logs import configure, get_logger
 from worker.settings import get_settings
 
@@ -42,10 +44,19 @@ def consumes_process_queue(worker: Any) -> bool:
         return True  # not a worker we can inspect: warming is harmless
 
 
+def _queues(worker: Any) -> list[str]:
+    try:
+        return sorted(worker.app.amqp.queues.consume_from)
+    except AttributeError:
+        return []
+
+
 @signals.worker_init.connect
 def _on_worker_init(sender: Any = None, **_: Any) -> None:
     _configure_logs()
     metrics.setup_worker(get_settings())
+    if sender is not None:  # before the pool forks: its children inherit the worker's id
+        heartbeat.start(get_settings(), str(getattr(sender, "hostname", "") or "worker"), _queues(sender))
     if sender is not None and consumes_process_queue(sender):
         import os
         import time
@@ -72,6 +83,8 @@ def _on_child_shutdown(pid: int | None = None, **_: Any) -> None:
 @signals.worker_shutdown.connect
 def _on_worker_shutdown(**_: Any) -> None:
     metrics.shutdown()
+    with contextlib.suppress(Exception):  # never let bookkeeping break a shutdown
+        heartbeat.stop()
 
 
 def _heartbeat() -> None:
