@@ -264,7 +264,8 @@ def file_url(path: Path) -> str:
 
 def ingest_file(conn: psycopg.Connection, settings: Settings, path: Path, *, force: bool = False,
                 pages: bool = True) -> IngestReport:
-    """``wirefeed ingest FILE``: the file is a feed whose url is ``file://`` + its absolute path."""
+    """``wirefeed ingest FILE``: the file is a feed whose url is ``file://`` + its absolute path, ingest-only
+    (disabled with that reason: workers never get it)."""
     url = file_url(path)
     report = IngestReport(input=str(path))
     try:
@@ -282,16 +283,21 @@ def ingest_file(conn: psycopg.Connection, settings: Settings, path: Path, *, for
         return report
     except InputError as err:
         report.status, report.error, report.error_kind = "error", err.reason, err.kind
-        report.feed_id = _subscribe(conn, settings, url)
+        report.feed_id = _subscribe(conn, settings, url, ingest_only=True)
         record_failure(conn, settings, report.feed_id, err)
         return report
-    feed_id = _subscribe(conn, settings, url)
+    feed_id = _subscribe(conn, settings, url, ingest_only=True)
     return process_body(conn, settings, feed_id, body, url=url, force=force, report=report, pages=pages)
 
 
-def _subscribe(conn: psycopg.Connection, settings: Settings, url: str) -> int:
+def _subscribe(conn: psycopg.Connection, settings: Settings, url: str, *, ingest_only: bool = False) -> int:
+    """The feed for ``url``; ``ingest_only`` (a file): disabled with the reason that workers cannot read it, so
+    beat never schedules it."""
     with conn.transaction():
-        return feed_store.add_feed(conn, url, poll_interval=settings.default_interval).feed_id
+        feed_id = feed_store.add_feed(conn, url, poll_interval=settings.default_interval).feed_id
+        if ingest_only:
+            feed_store.mark_ingest_only(conn, feed_id)
+        return feed_id
 
 
 @dataclass(slots=True)

@@ -98,6 +98,11 @@ def cmd_feeds_enable(args: argparse.Namespace, settings: Settings) -> int:
     with _connect(settings) as conn:
         _require_schema(conn)
         with conn.transaction():
+            feed = feed_store.get_feed(conn, args.feed_id)
+            if feed is not None and feed_store.is_ingest_only(feed.url):
+                print(f"error: feed {args.feed_id} is {feed_store.INGEST_ONLY}; run wirefeed ingest on the file "
+                      "instead", file=sys.stderr)
+                return 1
             ok = feed_store.enable_feed(conn, args.feed_id)
     if not ok:
         print(f"error: no feed with id {args.feed_id}", file=sys.stderr)

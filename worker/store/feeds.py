@@ -103,11 +103,12 @@ def claim_due(conn: psycopg.Connection, *, limit: int, claim_seconds: int,
 
 
 def claim_ids(conn: psycopg.Connection, ids: list[int], *, claim_seconds: int) -> list[tuple[int, int]]:
-    """Claim the named feeds (``wirefeed fetch ID…`` / ``--all``) unless another claim is live; (feed id,
-    claim number) pairs like :func:`claim_due`."""
+    """Claim the named feeds (``wirefeed fetch ID…`` / ``--all``) unless another claim is live, never an
+    ingest-only feed (:func:`mark_ingest_only`); (feed id, claim number) pairs like :func:`claim_due`."""
     rows = conn.execute(
         """UPDATE feeds SET claimed_until = now() + make_interval(secs => %s), claimed_by = NULL, claim = claim + 1
            WHERE id = ANY(%s) AND (claimed_until IS NULL OR claimed_until < now())
+             AND NOT (disabled_at IS NOT NULL AND left(url, 7) = 'file://')
            RETURNING id, claim""",
         (claim_seconds, ids),
     ).fetchall()
@@ -177,6 +178,23 @@ def _move(conn: psycopg.Connection, feed_id: int, new_url: str) -> None:
     )
     conn.execute("DELETE FROM feed_aliases WHERE url = %s", (new_url,))
     conn.execute("UPDATE feeds SET url = %s WHERE id = %s", (new_url, feed_id))
+
+
+INGEST_ONLY = "ingest-only: a local file read by wirefeed ingest (workers cannot read it)"
+
+
+def is_ingest_only(url: str) -> bool:
+    """A ``file://`` feed: the file is the command line's, so only ``wirefeed ingest`` reads it."""
+    return url.startswith("file://")
+
+
+def mark_ingest_only(conn: psycopg.Connection, feed_id: int) -> None:
+    """Never handed to workers: disabled with :data:`INGEST_ONLY` as its reason (``wirefeed ingest`` still
+    reads the file; beat's scheduler and ``wirefeed fetch`` take enabled feeds only)."""
+    conn.execute(
+        """UPDATE feeds SET disabled_at = now(), disabled_reason = %s, claimed_until = NULL, claimed_by = NULL
+           WHERE id = %s AND (disabled_at IS NULL OR disabled_reason IS DISTINCT FROM %s)""",
+        (INGEST_ONLY, feed_id, INGEST_ONLY))
 
 
 def enable_feed(conn: psycopg.Connection, feed_id: int) -> bool:
