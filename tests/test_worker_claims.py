@@ -62,22 +62,29 @@ def test_only_the_dead_workers_claims_are_given_back_and_old_messages_are_stale(
 
 
 def test_a_dead_workers_page_claims_are_given_back(conn) -> None:
+    from worker.store import pages as page_store
+
     fid = feed_store.add_feed(conn, "https://claims.example.org/pages.xml").feed_id
     aids = [conn.execute(
         "INSERT INTO articles (url, title, content_text, content_hash, published_at, first_seen_at) "
-        "VALUES (%s, 't', 'x', %s, now(), now()) "
-        "RETURNING id",
-        (f"https://claims.example.org/a{n}", f"h{n}")).fetchone()[0] for n in range(2)]
+        "VALUES (%s, 't', 'x', %s, now(), now()) RETURNING id",
+        (f"https://claims.example.org/a{n}", f"h{n}")).fetchone()[0] for n in range(3)]
     for aid in aids:
-        conn.execute("INSERT INTO article_pages (article_id, feed_id, url, item_key, claim, claimed_until) "
-                     "VALUES (%s, %s, 'https://claims.example.org/p', 'k', 1, now() + interval '10 minutes')",
-                     (aid, fid))
+        conn.execute("INSERT INTO article_pages (article_id, feed_id, url, item_key) "
+                     "VALUES (%s, %s, 'https://claims.example.org/p', 'k')", (aid, fid))
     alive, dead = _worker(conn, "alive@h"), _worker(conn, "dead@h", silent_for=60)
-    workers.take_page_claim(conn, aids[0], 1, alive)
-    workers.take_page_claim(conn, aids[1], 1, dead)
-    assert workers.give_back_dead(conn, dead_after=20).pages == [aids[1]]
+    running, orphaned, unsent = aids
+    (_, c1), (_, c2) = (page_store.claim(conn, claim_seconds=600, article_ids=[a], worker_id=alive)[0]
+                        for a in (running, orphaned))
+    page_store.claim(conn, claim_seconds=600, article_ids=[unsent], worker_id=dead)  # its batch died unsent
+    workers.take_page_claim(conn, running, c1, alive)
+    workers.take_page_claim(conn, orphaned, c2, dead)  # the task started on the worker that died
+    assert workers.give_back_dead(conn, dead_after=20).pages == sorted([orphaned, unsent])
     rows = dict(conn.execute("SELECT article_id, claimed_until IS NULL FROM article_pages").fetchall())
-    assert rows == {aids[0]: False, aids[1]: True}
+    assert rows == {running: False, orphaned: True, unsent: True}
+    # claimed again (the pages tick), under new numbers
+    again = dict(page_store.claim(conn, claim_seconds=600, worker_id=alive))
+    assert again == {orphaned: c2 + 1, unsent: 2}
 
 
 def test_the_dead_time_must_cover_three_heartbeats(monkeypatch: pytest.MonkeyPatch) -> None:

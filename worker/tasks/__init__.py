@@ -70,7 +70,8 @@ def process_feed(self: ProcessTask, feed_id: int, body: str, *, url: str, conten
             content_type=content_type, etag=etag, last_modified=last_modified, fetch_id=fetch_id,
             cache_max_age=cache_max_age)
         if report.pages_wanted:  # claimed (and committed) before the messages go
-            for article_id, claim in pipeline.claim_pages(conn, self.settings, feed_id=feed_id):
+            for article_id, claim in pipeline.claim_pages(conn, self.settings, feed_id=feed_id,
+                                                          worker_id=self.worker_id):
                 fetch_page.delay(article_id, claim)
         return report
 
@@ -86,7 +87,7 @@ def schedule_pages(self: WirefeedTask) -> int:
 
     def due_pages(conn: Any) -> list[tuple[int, int]]:
         pipeline.give_back_dead(conn, self.settings)  # a dead worker's page claims come back on this tick too
-        return pipeline.claim_pages(conn, self.settings)
+        return pipeline.claim_pages(conn, self.settings, worker_id=self.worker_id)
 
     pairs: list[tuple[int, int]] = self.with_connection(due_pages)
     for article_id, claim in pairs:
