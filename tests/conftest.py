@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import psycopg
 import pytest
@@ -235,20 +236,27 @@ def fixture_server() -> Iterator[str]:
 
 @pytest.fixture()
 def celery_worker(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A real ``wirefeed worker`` process consuming both queues; stopped (TERM, then KILL) after the test."""
+    """The README's workers, as docker-compose.yml starts them (fewer threads): a fetch worker on threads
+    (fetch and pages queues, log ``fetch-worker.log``) and a process worker on prefork (process queue, log
+    ``worker.log``); yields the process worker. Stopped (TERM, then KILL) after the test."""
     exe = Path(sys.executable).with_name("wirefeed")
-    log = (tmp_path / "worker.log").open("wb")
-    proc = subprocess.Popen(
-        [str(exe), "worker", "-Q", "fetch,process,pages", "-c", "2", "--pool", "prefork",
-         "-n", f"test-{uuid.uuid4().hex[:6]}@%h", "--without-mingle", "--without-gossip"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=session_guard.run_dir(),
-    )
+    tag = uuid.uuid4().hex[:6]
+    started: list[tuple[subprocess.Popen[bytes], Path, IO[bytes]]] = []
+    fetch = ["-Q", "fetch,pages", "--pool", "threads", "-c", "4", "-n", f"test-fetch-{tag}@%h"]
+    process = ["-Q", "process", "--pool", "prefork", "-c", "2", "-n", f"test-process-{tag}@%h"]
     try:
-        _wait_worker_ready(env, proc, tmp_path / "worker.log")
-        yield proc
+        for log_name, args in (("fetch-worker.log", fetch), ("worker.log", process)):
+            log = (tmp_path / log_name).open("wb")
+            proc = subprocess.Popen([str(exe), "worker", *args, "--without-mingle", "--without-gossip"],
+                                    env=env, stdout=log, stderr=subprocess.STDOUT, cwd=session_guard.run_dir())
+            started.append((proc, tmp_path / log_name, log))
+        for proc, path, _ in started:
+            _wait_worker_ready(env, proc, path)
+        yield started[-1][0]
     finally:
-        stop_process(proc)
-        log.close()
+        for proc, _, log in started:
+            stop_process(proc)
+            log.close()
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:

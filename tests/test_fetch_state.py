@@ -267,7 +267,7 @@ def test_celery_task_waits_out_a_busy_host_without_failing(conn, settings: Setti
     assert state.error_count == 0 and state.claimed_until is None and len(srv.hits_on("/feed")) == 1
     assert conn.execute("SELECT count(*) FROM task_attempts").fetchone()[0] == 0
     conn.commit()
-    log = (tmp_path / "worker.log").read_text(errors="replace")
+    log = (tmp_path / "fetch-worker.log").read_text(errors="replace")  # the fetch worker's (celery_worker)
     assert "Retry in" in log and "task_failed" not in log  # it waited once, and nothing counted as a failure
 
 

@@ -39,12 +39,16 @@ from worker.feed_state.model import Feed
 from worker.fetch.http import FetchOutcome, body_hash
 from worker.models import ParsedFeed, RawEntry
 from worker.normalize.entry import apply_learned_boilerplate, entry_hash, entry_key, normalize_entries
+from worker.ops.logs import get_logger
 from worker.parse.feed import parse_feed
 from worker.pipeline_stories import assign_stories
 from worker.settings import Settings
 from worker.store import articles as article_store
 from worker.store import feeds as feed_store
 from worker.store import fetches as fetch_store
+from worker.store import workers as worker_store
+
+log = get_logger("wirefeed.scheduler")
 
 Status = Literal["ok", "error", "postponed"]
 
@@ -260,7 +264,8 @@ def file_url(path: Path) -> str:
 
 def ingest_file(conn: psycopg.Connection, settings: Settings, path: Path, *, force: bool = False,
                 pages: bool = True) -> IngestReport:
-    """``wirefeed ingest FILE``: the file is a feed whose url is ``file://`` + its absolute path."""
+    """``wirefeed ingest FILE``: the file is a feed whose url is ``file://`` + its absolute path, ingest-only
+    (disabled with that reason: workers never get it)."""
     url = file_url(path)
     report = IngestReport(input=str(path))
     try:
@@ -278,16 +283,21 @@ def ingest_file(conn: psycopg.Connection, settings: Settings, path: Path, *, for
         return report
     except InputError as err:
         report.status, report.error, report.error_kind = "error", err.reason, err.kind
-        report.feed_id = _subscribe(conn, settings, url)
+        report.feed_id = _subscribe(conn, settings, url, ingest_only=True)
         record_failure(conn, settings, report.feed_id, err)
         return report
-    feed_id = _subscribe(conn, settings, url)
+    feed_id = _subscribe(conn, settings, url, ingest_only=True)
     return process_body(conn, settings, feed_id, body, url=url, force=force, report=report, pages=pages)
 
 
-def _subscribe(conn: psycopg.Connection, settings: Settings, url: str) -> int:
+def _subscribe(conn: psycopg.Connection, settings: Settings, url: str, *, ingest_only: bool = False) -> int:
+    """The feed for ``url``; ``ingest_only`` (a file): disabled with the reason that workers cannot read it, so
+    beat never schedules it."""
     with conn.transaction():
-        return feed_store.add_feed(conn, url, poll_interval=settings.default_interval).feed_id
+        feed_id = feed_store.add_feed(conn, url, poll_interval=settings.default_interval).feed_id
+        if ingest_only:
+            feed_store.mark_ingest_only(conn, feed_id)
+        return feed_id
 
 
 @dataclass(slots=True)
@@ -437,11 +447,26 @@ record_page_poison = pipeline_pages.record_poison
 # --- maintenance: the scheduler's claim and the daily prunes ---------------------------------------------
 
 
-def claim_due_feeds(conn: psycopg.Connection, settings: Settings) -> list[int]:
-    """Claim the feeds that are due (SKIP LOCKED: several schedulers never claim one feed twice); the claim
-    commits before any message about them is sent."""
+def give_back_dead(conn: psycopg.Connection, settings: Settings) -> worker_store.GivenBack:
+    """The claims of workers whose heartbeats stopped (``WIREFEED_WORKER_DEAD_SECONDS``) go back to the
+    scheduler: due again at once, instead of when their claim expires. Logged when there were any."""
     with conn.transaction():
-        return feed_store.claim_due(conn, limit=settings.schedule_batch, claim_seconds=settings.claim_timeout)
+        back = worker_store.give_back_dead(conn, dead_after=settings.worker_dead_after)
+    if back.workers or back.feeds or back.pages:
+        log.warning("dead_workers_claims_given_back", workers=back.workers, feeds=len(back.feeds),
+                    pages=len(back.pages), feed_ids=back.feeds[:50])
+    return back
+
+
+def claim_due_feeds(conn: psycopg.Connection, settings: Settings, worker_id: str | None = None
+                    ) -> list[tuple[int, int]]:
+    """Give back dead workers' claims, then claim the feeds that are due (SKIP LOCKED: several schedulers never
+    claim one feed twice) in the name of ``worker_id`` (the scheduler task's worker, until a fetch task takes
+    each); the claim commits before any message about them is sent. (feed id, claim) pairs."""
+    give_back_dead(conn, settings)
+    with conn.transaction():
+        return feed_store.claim_due(conn, limit=settings.schedule_batch, claim_seconds=settings.claim_timeout,
+                                    worker_id=worker_id)
 
 
 def prune_fetch_history(conn: psycopg.Connection, settings: Settings) -> int:

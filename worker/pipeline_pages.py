@@ -150,12 +150,12 @@ def after_store(conn: psycopg.Connection, settings: Settings, feed: Feed, stored
 
 
 def claim_pages(conn: psycopg.Connection, settings: Settings, *, feed_id: int | None = None,
-                limit: int | None = None) -> list[tuple[int, int]]:
-    """Claim waiting page requests (one feed's, or any whose claim expired) and commit the claim before any
-    message about them is sent. Returns (article id, claim) pairs."""
+                limit: int | None = None, worker_id: str | None = None) -> list[tuple[int, int]]:
+    """Claim waiting page requests (one feed's, or any whose claim expired) in the name of ``worker_id`` and
+    commit the claim before any message about them is sent. Returns (article id, claim) pairs."""
     with conn.transaction():
         return page_store.claim(conn, claim_seconds=settings.claim_timeout, feed_id=feed_id,
-                                limit=limit or settings.schedule_batch)
+                                limit=limit or settings.schedule_batch, worker_id=worker_id)
 
 
 def release(conn: psycopg.Connection, article_id: int, claim: int, seconds: float) -> None:

@@ -8,7 +8,7 @@ import sys
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from worker.errors import ConfigError
@@ -59,7 +59,12 @@ class Settings(BaseSettings):
     backoff_base: float = Field(120.0, alias="WIREFEED_BACKOFF_BASE_SECONDS", gt=0)
     disable_after_errors: int = Field(20, alias="WIREFEED_DISABLE_AFTER_ERRORS", gt=0)
     disable_after_days: float = Field(3.0, alias="WIREFEED_DISABLE_AFTER_DAYS", ge=0)
-    claim_timeout: int = Field(600, alias="WIREFEED_CLAIM_TIMEOUT_SECONDS", gt=0)
+    claim_timeout: int = Field(600, alias="WIREFEED_CLAIM_TIMEOUT_SECONDS", gt=0)  # the last resort
+    # Workers write a heartbeat to PostgreSQL this often; the scheduler gives back the claims of a worker
+    # silent for WIREFEED_WORKER_DEAD_SECONDS on its next tick (so a dead worker's feeds are due again
+    # within dead + WIREFEED_SCHEDULE_EVERY_SECONDS: 20 + 30 s by default).
+    worker_heartbeat: float = Field(5.0, alias="WIREFEED_WORKER_HEARTBEAT_SECONDS", gt=0)
+    worker_dead_after: float = Field(20.0, alias="WIREFEED_WORKER_DEAD_SECONDS", gt=0)
     schedule_every: float = Field(30.0, alias="WIREFEED_SCHEDULE_EVERY_SECONDS", gt=0)
     schedule_batch: int = Field(500, alias="WIREFEED_SCHEDULE_BATCH", gt=0)
     fetch_history_days: int = Field(30, alias="WIREFEED_FETCH_HISTORY_DAYS", gt=0)
@@ -95,6 +100,13 @@ class Settings(BaseSettings):
 
     # observability
     metrics_port: int = Field(0, alias="WIREFEED_METRICS_PORT", ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _heartbeat_margin(self) -> Settings:
+        if self.worker_dead_after < 3 * self.worker_heartbeat:
+            raise ValueError("WIREFEED_WORKER_DEAD_SECONDS must be at least 3 x WIREFEED_WORKER_HEARTBEAT_SECONDS "
+                             "(a live worker missing one beat must not be taken for dead)")
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -96,6 +96,14 @@ def kill_mid_run(s: Stack, service: str, ready: Any, timeout: float = 180) -> in
     return at_kill
 
 
+def assert_given_back(s: Stack, node: str) -> None:
+    """Beat's tick gave back the claims of the killed worker (``node``: its Celery name's start): its feeds came
+    back through its stopped heartbeats, not through the claim timeout (600 s, the default here)."""
+    events = [json.loads(line[line.index("{"):]) for line in s.project.logs().splitlines()
+              if '"dead_workers_claims_given_back"' in line]
+    assert any(w.startswith(node) for e in events for w in e["workers"]), events
+
+
 def http_get(url: str, auth: tuple[str, str] | None = None) -> tuple[int, bytes]:
     req = urllib.request.Request(url)
     if auth is not None:
@@ -198,6 +206,7 @@ def test_sigkill_of_the_process_worker_mid_run_loses_and_doubles_nothing(compose
     assert at_kill > before
     s.up()
     wait_landed(s)
+    assert_given_back(s, "process@")
 
 
 def test_sigkill_of_the_fetch_worker_mid_run_loses_and_doubles_nothing(compose_stack: Stack) -> None:
@@ -213,6 +222,7 @@ def test_sigkill_of_the_fetch_worker_mid_run_loses_and_doubles_nothing(compose_s
         delay.unlink()
     s.up()
     wait_landed(s)
+    assert_given_back(s, "fetch@")
 
 
 def test_down_then_up_keeps_every_row(compose_stack: Stack) -> None:

@@ -206,18 +206,62 @@ def _clean_broker(redis_url: str) -> Iterator[None]:
         client.delete(*keys)
 
 
+@dataclass
+class Topology:
+    """The README's (and docker-compose.yml's) workers: a fetch worker on threads (fetch and pages queues) and
+    a process worker on prefork (process queue). ``children``/``p``/``pid`` are the process worker's."""
+
+    fetch: Proc
+    process: Proc
+
+    @property
+    def p(self) -> subprocess.Popen:
+        return self.process.p
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def children(self) -> list[int]:
+        return self.process.children()
+
+    def text(self) -> str:
+        return self.fetch.text() + self.process.text()
+
+
 @pytest.fixture()
 def procs(tmp_path: Path) -> Iterator[dict]:
-    """Starts workers/beats for a test and always stops them: ``procs["worker"](env)``."""
+    """Starts workers/beats for a test and always stops them: ``procs["worker"](env)`` starts the production
+    topology (:class:`Topology`); ``procs["single"](env)`` one prefork worker on the fetch and process queues
+    (for a test about one worker's own shutdown)."""
     started: list[Proc] = []
 
-    def worker(env: dict[str, str], *, concurrency: int = 2, name: str = "w") -> Proc:
-        p = Proc(["worker", "-Q", "fetch,process", "-c", str(concurrency), "--pool", "prefork",
+    def one(env: dict[str, str], queues: str, pool: str, concurrency: int, name: str) -> Proc:
+        p = Proc(["worker", "-Q", queues, "-c", str(concurrency), "--pool", pool,
                   "-n", f"fault-{name}-{uuid.uuid4().hex[:6]}@%h", "--without-mingle", "--without-gossip",
                   "--loglevel", "INFO"], env, tmp_path / f"worker-{name}-{len(started)}.log")
         started.append(p)
+        return p
+
+    def single(env: dict[str, str], *, concurrency: int = 2, name: str = "w") -> Proc:
+        p = one(env, "fetch,process", "prefork", concurrency, name)
         p.wait_ready()
         return p
+
+    def fetch(env: dict[str, str], *, name: str = "w") -> Proc:
+        """A fetch worker as docker-compose.yml runs it (fewer threads); not waited for."""
+        return one(env, "fetch,pages", "threads", 4, f"{name}-fetch")
+
+    def process(env: dict[str, str], *, concurrency: int = 2, name: str = "w") -> Proc:
+        """A process worker as docker-compose.yml runs it; not waited for."""
+        return one(env, "process", "prefork", concurrency, f"{name}-process")
+
+    def worker(env: dict[str, str], *, concurrency: int = 2, name: str = "w") -> Topology:
+        """Both, started together and ready: ``concurrency`` is the process worker's."""
+        t = Topology(fetch(env, name=name), process(env, concurrency=concurrency, name=name))
+        t.fetch.wait_ready()
+        t.process.wait_ready()
+        return t
 
     def beat(env: dict[str, str]) -> Proc:
         p = Proc(["beat", "--schedule", str(tmp_path / f"beat-{uuid.uuid4().hex[:6]}"), "--loglevel", "INFO"],
@@ -225,9 +269,16 @@ def procs(tmp_path: Path) -> Iterator[dict]:
         started.append(p)
         return p
 
-    yield {"worker": worker, "beat": beat}
+    yield {"worker": worker, "fetch": fetch, "process": process, "single": single, "beat": beat}
     for p in reversed(started):
         p.stop()
+
+
+def log_events(text: str) -> list[dict]:
+    """The JSON log events in a worker's log (Celery's own lines are not JSON)."""
+    import json
+
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
 def enqueue_all(env: dict[str, str]) -> None:

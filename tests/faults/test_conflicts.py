@@ -11,11 +11,9 @@ batches read but not write, waits until all three are queued on it, and lets the
 
 from __future__ import annotations
 
-import json
-
 import psycopg
 
-from tests.faults.conftest import enqueue_all, fault_env, item_text, scalar, wait_until
+from tests.faults.conftest import enqueue_all, fault_env, item_text, log_events, scalar, wait_until
 
 ITEMS = 300
 
@@ -61,7 +59,3 @@ def test_same_articles_from_two_feeds_at_once_are_stored_once(env, db_url, conn,
     assert [(e["kind"], e["action"]) for e in failures] == [("conflict", "retry")] * len(failures), failures
     print(f"\nconflicts: 3 feeds × {ITEMS} shared items stored as {ITEMS} articles; "
           f"{len(failures)} deadlock/serialization failures, each retried")
-
-
-def log_events(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]

@@ -40,7 +40,7 @@ def test_sigterm_finishes_the_running_task_and_hands_back_the_rest(env, db_url, 
     big, rest = ids[0], ids[1:]
     env = fault_env(env)
     broker = redis.Redis.from_url(redis_url)
-    worker = procs["worker"](env, concurrency=1)
+    worker = procs["single"](env, concurrency=1)  # one worker's own warm shutdown (its queued fetches too)
     _enqueue(env, big)
     # the big feed's process task has started (its start is counted in PostgreSQL before any work)
     wait_until(lambda: scalar(db_url, "SELECT count(*) FROM task_attempts WHERE task = 'process' AND feed_id = %s",
@@ -64,7 +64,7 @@ def test_sigterm_finishes_the_running_task_and_hands_back_the_rest(env, db_url, 
     # (none left unacknowledged, which would hold it until the broker's visibility timeout)
     assert scalar(db_url, "SELECT count(*) FROM feeds WHERE last_success_at IS NULL") == len(rest)
     assert (broker.llen("fetch"), broker.hlen("unacked")) == (len(rest), 0)
-    procs["worker"](env, name="second")
+    procs["single"](env, name="second")
     wait_until(lambda: scalar(db_url, "SELECT count(*) FROM feeds WHERE last_success_at IS NOT NULL") == 4,
                timeout=60, interval=0.2)
     total = sum(sizes)

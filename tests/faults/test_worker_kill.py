@@ -1,32 +1,48 @@
-"""SIGKILL mid-batch: every item is stored exactly once after the worker comes back.
+"""SIGKILL mid-run: every item is stored exactly once, at default settings, on the production topology (a fetch
+worker on threads, a process worker on prefork, beat).
 
 Two ways a worker dies, two recovery paths:
 - a pool child is killed (OOM killer, segfault): ``task_reject_on_worker_lost`` hands its message back
   to the queue at once and another child runs it;
-- the whole worker is killed (machine lost): its unacked messages sit in Redis until kombu's restore sweep
-  (visibility timeout 900 s), so the feeds come back through PostgreSQL instead: the scheduler re-claims
-  every feed whose claim expired (``WIREFEED_CLAIM_TIMEOUT_SECONDS``, lowered to 4 s here) and was not
-  finished. The test does not lower the visibility timeout: it proves the PostgreSQL path alone suffices.
+- a whole worker is killed (machine lost: the main process and its children): its unacked messages sit in Redis
+  until kombu's restore sweep (visibility timeout 900 s), so the feeds come back through PostgreSQL instead: its
+  heartbeats stop, and beat's next schedule tick gives back the claims it held (``WIREFEED_WORKER_DEAD_SECONDS``
+  20 s + a tick every ``WIREFEED_SCHEDULE_EVERY_SECONDS`` 30 s) and sends them again to the surviving workers.
+  The claim timeout (600 s) and the visibility timeout (900 s) stay at their defaults: the give-back alone
+  brings every item back. A late redelivery of the dead worker's messages then does nothing: each carries
+  its claim number, which the feed has moved past.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
+from pathlib import Path
+
+import psycopg
+import redis
 
 from tests.faults.conftest import (
+    FeedSet,
     assert_exactly_once,
     enqueue_all,
     fault_env,
+    log_events,
     make_feeds,
+    rss,
     scalar,
     wait_until,
 )
+from tests.httpserver import FeedServer, Route
 
 IN_TX = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
          "AND application_name = 'wirefeed-worker' AND state IN ('active', 'idle in transaction') "
          "AND xact_start IS NOT NULL AND pid <> pg_backend_pid()")
+DONE = "SELECT count(*) FROM feeds WHERE last_success_at IS NOT NULL"
+HELD_BY = ("SELECT count(*) FROM feeds f JOIN workers w ON w.id = f.claimed_by "
+           "WHERE f.claimed_until IS NOT NULL AND w.name LIKE %s")
 
 
 def _mid_batch(db_url: str, total: int) -> bool:
@@ -38,41 +54,98 @@ def _mid_batch(db_url: str, total: int) -> bool:
 def test_killed_pool_children_are_requeued_and_items_land_once(env, db_url, conn, tmp_path, procs) -> None:
     feeds = make_feeds(db_url, tmp_path / "feeds", count=10, items=300)
     env = fault_env(env)
-    worker = procs["worker"](env)
+    workers = procs["worker"](env)
     enqueue_all(env)
     wait_until(lambda: _mid_batch(db_url, feeds.expected), timeout=60, interval=0.02)
     before = scalar(db_url, "SELECT count(*) FROM article_sightings")
-    children = worker.children()
+    children = workers.children()  # the process worker's prefork children
     assert children, "no pool children to kill"
     for pid in children:
         os.kill(pid, signal.SIGKILL)
     killed_at = time.monotonic()
-    wait_until(lambda: scalar(db_url, "SELECT count(*) FROM feeds WHERE last_success_at IS NOT NULL") == 10,
-               timeout=120, interval=0.2)
+    wait_until(lambda: scalar(db_url, DONE) == 10, timeout=120, interval=0.2)
     recovered = time.monotonic() - killed_at
     c = assert_exactly_once(db_url, feeds)
-    log = worker.text()
+    log = workers.process.text()
     assert "WorkerLostError" in log or "exited prematurely" in log, log[-2000:]  # it really died mid-task
     print(f"\nchild kill: {len(children)} children killed at {before}/{feeds.expected} items; "
           f"all {c['articles']} stored once, {recovered:.1f}s after the kill")
 
 
-def test_whole_worker_killed_feeds_come_back_through_claim_expiry(env, db_url, conn, tmp_path, procs) -> None:
-    feeds = make_feeds(db_url, tmp_path / "feeds", count=10, items=300)
-    env = fault_env(env, WIREFEED_CLAIM_TIMEOUT_SECONDS="4", WIREFEED_SCHEDULE_EVERY_SECONDS="1")
-    first = procs["worker"](env, name="first")
-    enqueue_all(env)
-    wait_until(lambda: _mid_batch(db_url, feeds.expected), timeout=60, interval=0.02)
-    before = scalar(db_url, "SELECT count(*) FROM article_sightings")
-    first.kill_group()  # worker and children, SIGKILL: nothing acked, nothing handed back
-    killed_at = time.monotonic()
-    unfinished = scalar(db_url, "SELECT count(*) FROM feeds WHERE last_success_at IS NULL")
-    assert unfinished > 0
-    procs["worker"](env, name="second")
+def _redeliver_unacked(redis_url: str) -> int:
+    """What kombu's sweep does once the visibility timeout has passed: every delivered, unacknowledged message
+    goes back to its queue. Run when the survivors are idle, these are the dead worker's."""
+    from kombu import Connection
+
+    tags = [t.decode() for t in redis.Redis.from_url(redis_url).hkeys("unacked")]
+    with Connection(redis_url) as c:
+        for tag in tags:
+            c.default_channel.qos.restore_by_tag(tag)
+    return len(tags)
+
+
+def _kill_whole_worker(kind: str, feeds: FeedSet, env, db_url, redis_url, procs) -> None:
+    """Two workers of ``kind`` (the victim and a survivor) beside one of the other kind, beat at its default
+    tick; SIGKILL the victim's process group as soon as it holds claims: tasks running under them, nothing of
+    theirs committed yet."""
+    env = fault_env(env)
+    start = procs[kind]
+    victim, survivor = start(env, name="victim"), start(env, name="survivor")
+    other = procs["process" if kind == "fetch" else "fetch"](env, name="other")
+    for p in (victim, survivor, other):
+        p.wait_ready()
     procs["beat"](env)
-    wait_until(lambda: scalar(db_url, "SELECT count(*) FROM feeds WHERE last_success_at IS NOT NULL") == 10,
-               timeout=120, interval=0.2)
+    enqueue_all(env)
+    pattern = f"fault-victim-{kind}-%"
+    wait_until(lambda: scalar(db_url, HELD_BY, (pattern,)) > 0, timeout=60, interval=0.01)
+    victim.kill_group()  # the main process and its children, SIGKILL: nothing acked, nothing handed back
+    killed_at = time.monotonic()
+    held = scalar(db_url, HELD_BY, (pattern,))
+    before = scalar(db_url, "SELECT count(*) FROM article_sightings")
+    assert held > 0  # still held after the kill: only the give-back (or the claim's expiry) frees them
+    wait_until(lambda: scalar(db_url, DONE) == len(feeds.ids), timeout=120, interval=0.2)
     recovered = time.monotonic() - killed_at
     c = assert_exactly_once(db_url, feeds)
-    print(f"\nworker kill: killed at {before}/{feeds.expected} items with {unfinished} feeds unfinished; "
-          f"all {c['articles']} stored once, {recovered:.1f}s after the kill (claim timeout 4 s)")
+
+    def logs() -> str:
+        return survivor.text() + other.text()
+
+    given = [e for e in log_events(logs()) if e.get("event") == "dead_workers_claims_given_back"]
+    assert given and given[0]["workers"][0].startswith(f"fault-victim-{kind}-"), given
+    assert scalar(db_url, "SELECT count(*) FROM workers WHERE name LIKE %s", (pattern,)) == 0  # forgotten
+    print(f"\n{kind} worker kill: SIGKILL at {before}/{feeds.expected} items stored, the victim holding {held} "
+          f"claims; all {c['articles']} stored once {recovered:.1f}s after the kill (defaults: heartbeat 5 s, "
+          "dead after 20 s, schedule tick 30 s, claim timeout 600 s, visibility timeout 900 s)")
+
+    # Later (900 s in production) Redis hands the dead worker's messages out again: nothing changes.
+    stale_before = logs().count('"task_stale_claim"')
+    redelivered = _redeliver_unacked(redis_url)
+    assert redelivered > 0  # it held claims, so it was running tasks: their messages were unacknowledged
+    broker = redis.Redis.from_url(redis_url)
+    wait_until(lambda: broker.hlen("unacked") + broker.llen("fetch") + broker.llen("process") == 0
+               and logs().count('"task_stale_claim"') >= stale_before + redelivered, timeout=60, interval=0.2)
+    time.sleep(1)  # a stale message that slipped through would be storing now
+    assert assert_exactly_once(db_url, feeds) == c
+    print(f"late redelivery of the dead worker's {redelivered} unacknowledged message(s): each skipped as stale")
+
+
+def test_whole_process_worker_killed_claims_given_back(env, db_url, redis_url, conn, tmp_path, procs) -> None:
+    feeds = make_feeds(db_url, tmp_path / "feeds", count=10, items=300)
+    _kill_whole_worker("process", feeds, env, db_url, redis_url, procs)
+
+
+def test_whole_fetch_worker_killed_claims_given_back(env, db_url, redis_url, conn, procs) -> None:
+    """The fetch worker (threads) dies mid-fetch: each feed on a slow loopback server of its own address (the
+    dead worker's politeness slot on a host stays leased until it expires; the host's second slot is free)."""
+    from worker.store import feeds as feed_store
+
+    with contextlib.ExitStack() as stack:
+        add = stack.enter_context(psycopg.connect(db_url, autocommit=True))
+        ids = []
+        for f in range(6):
+            srv = stack.enter_context(FeedServer(host=f"127.0.0.{20 + f}"))
+            srv.route("/feed.xml", Route(body=rss(f, 200), first_byte_delay=3.0,
+                                         headers={"Content-Type": "application/rss+xml"}))
+            ids.append(feed_store.add_feed(add, srv.url("/feed.xml")).feed_id)
+        feeds = FeedSet(Path("."), ids, 200)
+        _kill_whole_worker("fetch", feeds, env, db_url, redis_url, procs)

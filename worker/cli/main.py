@@ -100,6 +100,11 @@ def cmd_feeds_enable(args: argparse.Namespace, settings: Settings) -> int:
     with _connect(settings) as conn:
         _require_schema(conn)
         with conn.transaction():
+            feed = feed_store.get_feed(conn, args.feed_id)
+            if feed is not None and feed_store.is_ingest_only(feed.url):
+                print(f"error: feed {args.feed_id} is {feed_store.INGEST_ONLY}; run wirefeed ingest on the file "
+                      "instead", file=sys.stderr)
+                return 1
             ok = feed_store.enable_feed(conn, args.feed_id)
     if not ok:
         print(f"error: no feed with id {args.feed_id}", file=sys.stderr)
@@ -343,8 +348,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if totals["errors"] else 0
 
 
-def _claim(conn: Any, args: argparse.Namespace, settings: Settings) -> list[int] | None:
-    """The feeds ``wirefeed fetch`` takes (claimed in PostgreSQL); None when a named feed does not exist."""
+def _claim(conn: Any, args: argparse.Namespace, settings: Settings) -> list[tuple[int, int]] | None:
+    """The feeds ``wirefeed fetch`` takes (claimed in PostgreSQL), with their claim numbers; None when a named
+    feed does not exist."""
     from worker.store import feeds as feed_store
 
     with conn.transaction():
@@ -366,9 +372,10 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
 
     with Session(settings) as session:
         session.run("schema check", _require_schema)
-        ids = session.run("claim", lambda c: _claim(c, args, settings))
-        if ids is None:
+        claims = session.run("claim", lambda c: _claim(c, args, settings))
+        if claims is None:
             return 1
+        ids = [feed_id for feed_id, _ in claims]
         if not ids:
             print("nothing to fetch (no feed due, or every named feed is claimed by a running fetch)")
             return 0
@@ -376,8 +383,8 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
             from worker.app import make_app
 
             app = make_app(settings)  # by task name: the command line never imports the tasks
-            for feed_id in ids:
-                app.send_task("wirefeed.fetch_feed", args=(feed_id,))
+            for feed_id, claim in claims:
+                app.send_task("wirefeed.fetch_feed", args=(feed_id,), kwargs={"claim": claim})
             print(f"enqueued {len(ids)} feed(s) to the workers: {', '.join(map(str, ids))}")
             return 0
         from worker.fetch.politeness import HostPoliteness

@@ -6,6 +6,8 @@ The per-task log context (``task_id``, ``task``, ``feed_id``) is bound by the ba
 - worker_init (worker main process): structured logs, then ``worker.ops.metrics.setup_worker`` (multiprocess
   directory + HTTP endpoint on ``WIREFEED_METRICS_PORT``) before the pool forks; a worker that consumes the
   process queue also loads the language model there, so the prefork children share one copy of it.
+  It also starts the worker's heartbeat (``worker.ops.heartbeat``: its row in PostgreSQL, deleted by
+  worker_shutdown on a clean stop).
 - worker_process_init / worker_process_shutdown (prefork children): fresh metric objects / dead-child files.
 - after_setup_logger / after_setup_task_logger: Celery's own handlers redact secrets (``worker.redaction``).
 - beat_init and after_task_publish of ``wirefeed.schedule_due_feeds`` in the beat process: write beat's
@@ -21,7 +23,7 @@ from typing import Any
 from celery import signals
 
 from worker import queues
-from worker.ops import metrics
+from worker.ops import heartbeat, metrics
 from worker.ops.logs import RedactingFilter, configure, get_logger
 from worker.settings import get_settings
 
@@ -52,10 +54,19 @@ def _redact_celery_logs(logger: Any = None, **_: Any) -> None:
             handler.addFilter(RedactingFilter())
 
 
+def _queues(worker: Any) -> list[str]:
+    try:
+        return sorted(worker.app.amqp.queues.consume_from)
+    except AttributeError:
+        return []
+
+
 @signals.worker_init.connect
 def _on_worker_init(sender: Any = None, **_: Any) -> None:
     _configure_logs()
     metrics.setup_worker(get_settings())
+    if sender is not None:  # before the pool forks: its children inherit the worker's id
+        heartbeat.start(get_settings(), str(getattr(sender, "hostname", "") or "worker"), _queues(sender))
     if sender is not None and consumes_process_queue(sender):
         import os
         import time
@@ -82,6 +93,8 @@ def _on_child_shutdown(pid: int | None = None, **_: Any) -> None:
 @signals.worker_shutdown.connect
 def _on_worker_shutdown(**_: Any) -> None:
     metrics.shutdown()
+    with contextlib.suppress(Exception):  # never let bookkeeping break a shutdown
+        heartbeat.stop()
 
 
 def _heartbeat() -> None:

@@ -79,8 +79,12 @@ def existing_ids(conn: psycopg.Connection, ids: list[int]) -> list[int]:
     return [r[0] for r in conn.execute("SELECT id FROM feeds WHERE id = ANY(%s) ORDER BY id", (ids,))]
 
 
-def claim_due(conn: psycopg.Connection, *, limit: int, claim_seconds: int) -> list[int]:
-    """Claim enabled feeds that are due and not claimed (or whose claim expired: a lost message).
+def claim_due(conn: psycopg.Connection, *, limit: int, claim_seconds: int,
+              worker_id: str | None = None) -> list[tuple[int, int]]:
+    """Claim enabled feeds that are due and not claimed (or whose claim expired: a lost message, the last
+    resort; a dead worker's claims are given back sooner, :func:`worker.store.workers.give_back_dead`).
+    Returns (feed id, claim number) pairs: each claim bumps the number its messages carry. ``worker_id``: the
+    worker whose scheduler task claims (it holds the claims until a task takes each; None: the command line).
 
     ``FOR UPDATE SKIP LOCKED`` lets several schedulers run without claiming a feed twice.
     """
@@ -92,23 +96,26 @@ def claim_due(conn: psycopg.Connection, *, limit: int, claim_seconds: int) -> li
                ORDER BY next_fetch_at
                LIMIT %s
                FOR UPDATE SKIP LOCKED)
-           UPDATE feeds f SET claimed_until = now() + make_interval(secs => %s)
+           UPDATE feeds f SET claimed_until = now() + make_interval(secs => %s), claim = f.claim + 1,
+                              claimed_by = (SELECT id FROM workers WHERE id = %s)
            FROM due WHERE f.id = due.id
-           RETURNING f.id""",
-        (limit, claim_seconds),
+           RETURNING f.id, f.claim""",
+        (limit, claim_seconds, worker_id),
     ).fetchall()
-    return sorted(int(r[0]) for r in rows)
+    return sorted((int(r[0]), int(r[1])) for r in rows)
 
 
-def claim_ids(conn: psycopg.Connection, ids: list[int], *, claim_seconds: int) -> list[int]:
-    """Claim the named feeds (``wirefeed fetch ID…`` / ``--all``) unless another claim is live."""
+def claim_ids(conn: psycopg.Connection, ids: list[int], *, claim_seconds: int) -> list[tuple[int, int]]:
+    """Claim the named feeds (``wirefeed fetch ID…`` / ``--all``) unless another claim is live, never an
+    ingest-only feed (:func:`mark_ingest_only`); (feed id, claim number) pairs like :func:`claim_due`."""
     rows = conn.execute(
-        """UPDATE feeds SET claimed_until = now() + make_interval(secs => %s)
+        """UPDATE feeds SET claimed_until = now() + make_interval(secs => %s), claimed_by = NULL, claim = claim + 1
            WHERE id = ANY(%s) AND (claimed_until IS NULL OR claimed_until < now())
-           RETURNING id""",
+             AND NOT (disabled_at IS NOT NULL AND left(url, 7) = 'file://')
+           RETURNING id, claim""",
         (claim_seconds, ids),
     ).fetchall()
-    return sorted(int(r[0]) for r in rows)
+    return sorted((int(r[0]), int(r[1])) for r in rows)
 
 
 def all_enabled_ids(conn: psycopg.Connection) -> list[int]:
@@ -139,6 +146,7 @@ def apply_update(conn: psycopg.Connection, feed_id: int, update: FeedUpdate) -> 
                next_fetch_at = coalesce(%(next)s, next_fetch_at),
                poll_interval = coalesce(%(interval)s, poll_interval),
                claimed_until = CASE WHEN %(release)s THEN NULL ELSE claimed_until END,
+               claimed_by = CASE WHEN %(release)s THEN NULL ELSE claimed_by END,
                error_count = coalesce(%(errors)s, error_count),
                hard_error_count = coalesce(%(hard)s, hard_error_count),
                last_error = CASE WHEN %(ok)s THEN NULL ELSE coalesce(%(error)s, last_error) END,
@@ -174,6 +182,23 @@ def _move(conn: psycopg.Connection, feed_id: int, new_url: str) -> None:
     )
     conn.execute("DELETE FROM feed_aliases WHERE url = %s", (new_url,))
     conn.execute("UPDATE feeds SET url = %s WHERE id = %s", (new_url, feed_id))
+
+
+INGEST_ONLY = "ingest-only: a local file read by wirefeed ingest (workers cannot read it)"
+
+
+def is_ingest_only(url: str) -> bool:
+    """A ``file://`` feed: the file is the command line's, so only ``wirefeed ingest`` reads it."""
+    return url.startswith("file://")
+
+
+def mark_ingest_only(conn: psycopg.Connection, feed_id: int) -> None:
+    """Never handed to workers: disabled with :data:`INGEST_ONLY` as its reason (``wirefeed ingest`` still
+    reads the file; beat's scheduler and ``wirefeed fetch`` take enabled feeds only)."""
+    conn.execute(
+        """UPDATE feeds SET disabled_at = now(), disabled_reason = %s, claimed_until = NULL, claimed_by = NULL
+           WHERE id = %s AND (disabled_at IS NULL OR disabled_reason IS DISTINCT FROM %s)""",
+        (INGEST_ONLY, feed_id, INGEST_ONLY))
 
 
 def enable_feed(conn: psycopg.Connection, feed_id: int) -> bool:

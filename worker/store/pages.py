@@ -118,7 +118,8 @@ def back_to_feed_text(conn: psycopg.Connection, article_ids: Sequence[int]) -> N
 
 
 _CLAIM = """
-UPDATE article_pages u SET claim = u.claim + 1, claimed_until = now() + make_interval(secs => %(seconds)s)
+UPDATE article_pages u SET claim = u.claim + 1, claimed_until = now() + make_interval(secs => %(seconds)s),
+       claimed_by = (SELECT id FROM workers WHERE id = %(worker)s)
 FROM (SELECT p.article_id FROM article_pages p
       WHERE p.status IN ('pending', 'fetched') AND (p.claimed_until IS NULL OR p.claimed_until < now())
         AND (%(feed)s::bigint IS NULL OR p.feed_id = %(feed)s)
@@ -130,11 +131,13 @@ RETURNING u.article_id, u.claim
 
 
 def claim(conn: psycopg.Connection, *, claim_seconds: int, feed_id: int | None = None,
-          article_ids: Sequence[int] | None = None, limit: int = 500) -> list[tuple[int, int]]:
+          article_ids: Sequence[int] | None = None, limit: int = 500,
+          worker_id: str | None = None) -> list[tuple[int, int]]:
     """Claim page requests that wait for a fetch or an extraction and are not claimed (or whose claim expired):
     those of one feed, these articles, or any. Returns (article id, claim number) pairs; a message carries
-    its claim number, and one of an older claim finds the row moved on and does nothing."""
-    rows = conn.execute(_CLAIM, {"seconds": claim_seconds, "feed": feed_id, "limit": limit,
+    its claim number, and one of an older claim finds the row moved on and does nothing. ``worker_id``: the
+    worker claiming (its claims come back if it dies before a task takes them; None: the command line)."""
+    rows = conn.execute(_CLAIM, {"seconds": claim_seconds, "feed": feed_id, "limit": limit, "worker": worker_id,
                                  "ids": list(article_ids) if article_ids is not None else None}).fetchall()
     return sorted((int(a), int(c)) for a, c in rows)
 

@@ -257,6 +257,7 @@ CREATE TABLE public.article_pages (
     fetch_claim integer,
     claimed_until timestamp with time zone,
     attempts integer DEFAULT 0 NOT NULL,
+    claimed_by uuid,
     CONSTRAINT article_pages_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'fetched'::text, 'extracted'::text, 'kept'::text, 'refused'::text, 'failed'::text])))
 );
 
@@ -419,6 +420,8 @@ CREATE TABLE public.feeds (
     hard_error_count integer DEFAULT 0 NOT NULL,
     boilerplate_keys text[] DEFAULT '{}'::text[] NOT NULL,
     fetch_pages text,
+    claimed_by uuid,
+    claim integer DEFAULT 0 NOT NULL,
     CONSTRAINT feeds_fetch_pages_check CHECK ((fetch_pages = ANY (ARRAY['auto'::text, 'always'::text, 'never'::text])))
 );
 
@@ -492,6 +495,20 @@ CREATE TABLE public.task_attempts (
     first_at timestamp with time zone DEFAULT now() NOT NULL,
     last_at timestamp with time zone DEFAULT now() NOT NULL,
     last_error text
+);
+
+--
+-- Name: workers; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.workers (
+    id uuid NOT NULL,
+    name text NOT NULL,
+    hostname text NOT NULL,
+    pid integer NOT NULL,
+    queues text[] DEFAULT '{}'::text[] NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_heartbeat timestamp with time zone DEFAULT now() NOT NULL
 );
 
 --
@@ -586,6 +603,13 @@ ALTER TABLE ONLY public.task_attempts
     ADD CONSTRAINT task_attempts_pkey PRIMARY KEY (task, feed_id);
 
 --
+-- Name: workers workers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.workers
+    ADD CONSTRAINT workers_pkey PRIMARY KEY (id);
+
+--
 -- Name: article_bands_key_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -602,6 +626,12 @@ CREATE INDEX article_links_linked_to_idx ON public.article_links USING btree (li
 --
 
 CREATE INDEX article_links_story_idx ON public.article_links USING btree (story_id);
+
+--
+-- Name: article_pages_claimed_by_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX article_pages_claimed_by_idx ON public.article_pages USING btree (claimed_by) WHERE (claimed_until IS NOT NULL);
 
 --
 -- Name: article_pages_due_idx; Type: INDEX; Schema: public; Owner: -
@@ -718,10 +748,22 @@ CREATE INDEX feed_fetches_feed_idx ON public.feed_fetches USING btree (feed_id, 
 CREATE INDEX feed_fetches_fetched_at_idx ON public.feed_fetches USING btree (fetched_at);
 
 --
+-- Name: feeds_claimed_by_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX feeds_claimed_by_idx ON public.feeds USING btree (claimed_by) WHERE (claimed_until IS NOT NULL);
+
+--
 -- Name: feeds_due_idx; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX feeds_due_idx ON public.feeds USING btree (next_fetch_at) WHERE (disabled_at IS NULL);
+
+--
+-- Name: workers_last_heartbeat_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX workers_last_heartbeat_idx ON public.workers USING btree (last_heartbeat);
 
 --
 -- Name: article_sightings article_sightings_keep_seen_at; Type: TRIGGER; Schema: public; Owner: -

@@ -19,11 +19,13 @@ __all__ = ["fetch_feed", "fetch_page", "pack_body", "process_feed", "process_pag
 
 @app.task(bind=True, base=WirefeedTask, name="wirefeed.schedule_due_feeds", ignore_result=True)
 def schedule_due_feeds(self: WirefeedTask) -> int:
-    """Beat's tick: claim due feeds in PostgreSQL and enqueue one fetch each."""
-    ids: list[int] = self.with_connection(lambda conn: pipeline.claim_due_feeds(conn, self.settings))
-    for feed_id in ids:
-        fetch_feed.delay(feed_id)
-    return len(ids)
+    """Beat's tick: give back the claims of dead workers, claim due feeds in PostgreSQL and enqueue one fetch
+    each (carrying its claim number)."""
+    pairs: list[tuple[int, int]] = self.with_connection(
+        lambda conn: pipeline.claim_due_feeds(conn, self.settings, self.worker_id))
+    for feed_id, claim in pairs:
+        fetch_feed.apply_async(args=(feed_id,), kwargs={"claim": claim})
+    return len(pairs)
 
 
 @app.task(bind=True, base=WirefeedTask, name="wirefeed.prune_fetch_history", ignore_result=True)
@@ -40,8 +42,9 @@ def prune_story_index(self: WirefeedTask, max_rounds: int = 100) -> int:
 
 # max_retries=None: the base's policy decides when to stop, not Celery's default of 3 retries.
 @app.task(bind=True, base=FetchTask, name="wirefeed.fetch_feed", max_retries=None)
-def fetch_feed(self: FetchTask, feed_id: int, waits: int = 0) -> dict[str, Any]:
-    """Fetch one feed; a new body goes on to the process queue. ``waits``: times its host was busy."""
+def fetch_feed(self: FetchTask, feed_id: int, waits: int = 0, claim: int | None = None) -> dict[str, Any]:
+    """Fetch one feed; a new body goes on to the process queue. ``waits``: times its host was busy; ``claim``:
+    the claim number it was sent under (a message of an older claim does nothing; None: not checked)."""
     def work(conn: Any) -> pipeline.IngestReport | Wait:
         step = pipeline.fetch_step(conn, self.settings, feed_id, politeness=self.politeness)
         if step.wait is not None:
@@ -49,36 +52,44 @@ def fetch_feed(self: FetchTask, feed_id: int, waits: int = 0) -> dict[str, Any]:
         if step.body is not None:
             process_feed.apply_async(args=(feed_id, pack_body(step.body)), kwargs={
                 "url": step.url, "content_type": step.content_type, "etag": step.etag,
-                "last_modified": step.last_modified, "fetch_id": step.fetch_id, "cache_max_age": step.cache_max_age})
+                "last_modified": step.last_modified, "fetch_id": step.fetch_id, "cache_max_age": step.cache_max_age,
+                "claim": claim})
         return step.report
 
-    return self.run_for_feed(feed_id, work, waits=waits)
+    return self.run_for_feed(feed_id, work, waits=waits, claim=claim)
 
 
 @app.task(bind=True, base=ProcessTask, name="wirefeed.process_feed", max_retries=None)
 def process_feed(self: ProcessTask, feed_id: int, body: str, *, url: str, content_type: str | None = None,
                  etag: str | None = None, last_modified: str | None = None, fetch_id: int | None = None,
-                 cache_max_age: int | None = None) -> dict[str, Any]:
-    """Parse, normalise, dedupe and store one fetched body."""
+                 cache_max_age: int | None = None, claim: int | None = None) -> dict[str, Any]:
+    """Parse, normalise, dedupe and store one fetched body (under the fetch's claim number)."""
     def work(conn: Any) -> pipeline.IngestReport:
         report = pipeline.process_body(
             conn, self.settings, feed_id, unpack_body(body, self.settings.max_feed_bytes), url=url,
             content_type=content_type, etag=etag, last_modified=last_modified, fetch_id=fetch_id,
             cache_max_age=cache_max_age)
         if report.pages_wanted:  # claimed (and committed) before the messages go
-            for article_id, claim in pipeline.claim_pages(conn, self.settings, feed_id=feed_id):
+            for article_id, claim in pipeline.claim_pages(conn, self.settings, feed_id=feed_id,
+                                                          worker_id=self.worker_id):
                 fetch_page.delay(article_id, claim)
         return report
 
-    return self.run_for_feed(feed_id, work, fetch_id=fetch_id)
+    return self.run_for_feed(feed_id, work, fetch_id=fetch_id, claim=claim)
 
 
 @app.task(bind=True, base=WirefeedTask, name="wirefeed.schedule_pages", ignore_result=True)
 def schedule_pages(self: WirefeedTask) -> int:
-    """Beat's tick for pages: requests whose message was lost (their claim expired) are claimed and sent again."""
+    """Beat's tick for pages: requests whose message was lost (their claim expired, or their worker died) are
+    claimed and sent again."""
     if self.settings.fetch_pages == "never":
         return 0
-    pairs: list[tuple[int, int]] = self.with_connection(lambda conn: pipeline.claim_pages(conn, self.settings))
+
+    def due_pages(conn: Any) -> list[tuple[int, int]]:
+        pipeline.give_back_dead(conn, self.settings)  # a dead worker's page claims come back on this tick too
+        return pipeline.claim_pages(conn, self.settings, worker_id=self.worker_id)
+
+    pairs: list[tuple[int, int]] = self.with_connection(due_pages)
     for article_id, claim in pairs:
         fetch_page.delay(article_id, claim)
     return len(pairs)

@@ -37,12 +37,12 @@ from celery import Task, signals
 from worker import pipeline, retry
 from worker.errors import WirefeedError
 from worker.fetch.politeness import HostPoliteness
+from worker.ops import heartbeat, telemetry
 from worker.ops import signals as _signals  # noqa: F401  (connects logging, metrics and heartbeat handlers)
-from worker.ops import telemetry
 from worker.ops.logs import get_logger
 from worker.pipeline import IngestReport
 from worker.settings import Settings
-from worker.store import attempts
+from worker.store import attempts, workers
 from worker.store import pages as page_store
 from worker.store.db import forget_pools, pooled
 
@@ -85,6 +85,11 @@ class WirefeedTask(Task):
         return cast(WirefeedCelery, self.app).settings
 
     @property
+    def worker_id(self) -> str | None:
+        """The id this worker heartbeats under (``worker.ops.heartbeat``); None outside a worker."""
+        return heartbeat.worker_id()
+
+    @property
     def policy(self) -> retry.Policy:
         return retry.Policy.from_settings(self.settings)
 
@@ -125,9 +130,13 @@ class FeedTask(WirefeedTask):
         """Tell operators (one log event, the metrics)."""
 
     def run_for_feed(self, feed_id: int, work: Callable[[psycopg.Connection], IngestReport | Wait], *,
-                     fetch_id: int | None = None, waits: int = 0) -> dict[str, Any]:
+                     fetch_id: int | None = None, waits: int = 0, claim: int | None = None) -> dict[str, Any]:
         started = 0
         try:
+            if claim is not None and not self._take_claim(feed_id, claim):
+                log.info("task_stale_claim", task=self.attempts_key, feed_id=feed_id, claim=claim)
+                return {"feed_id": feed_id, "status": "skipped", "claim": claim,
+                        "error": f"claim {claim} is no longer this message's (given back, claimed again or done)"}
             started = self._attempts(feed_id, attempts.begin)
             if started > self.policy.max_internal:
                 message = (f"the {self.attempts_key} task started {started - 1} times and never finished (worker "
@@ -147,6 +156,12 @@ class FeedTask(WirefeedTask):
         self._quietly(feed_id, "clear_attempts", attempts.clear)
         self.finished(result)
         return result.as_json()
+
+    def _take_claim(self, feed_id: int, claim: int) -> bool:
+        """The feed's claim ``claim`` now names this worker (its heartbeat keeps it); False: the claim moved
+        on (a late redelivery of a dead worker's message, or one already done), so the message does nothing."""
+        with pooled(self.settings) as conn, conn.transaction():
+            return workers.take_feed_claim(conn, feed_id, claim, self.worker_id)
 
     def _attempts(self, feed_id: int, op: Callable[[psycopg.Connection, str, int], Any]) -> Any:
         with pooled(self.settings) as conn, conn.transaction():
@@ -268,7 +283,7 @@ class PageTask(WirefeedTask):
 
         started = 0
         try:
-            started = self._page_op(lambda c: page_store.begin_attempt(c, article_id))
+            started = self._page_op(lambda c: self._begin_page(c, article_id, claim))
             if started > self.policy.max_internal:
                 message = (f"the page task started {started - 1} times and never finished (worker killed, out of "
                            "memory or over its hard time limit); the article keeps its feed text")
@@ -298,6 +313,12 @@ class PageTask(WirefeedTask):
             self._page_quietly(article_id, "forget_attempt")
         telemetry.page_done(report)
         return report.as_json()
+
+    @staticmethod
+    def _begin_page(conn: psycopg.Connection, article_id: int, claim: int) -> int:
+        """One more start; the page's claim now names this worker (its heartbeat keeps it)."""
+        workers.take_page_claim(conn, article_id, claim, heartbeat.worker_id())
+        return page_store.begin_attempt(conn, article_id)
 
     def _page_op(self, op: Callable[[psycopg.Connection], Any]) -> Any:
         with pooled(self.settings) as conn, conn.transaction():
