@@ -46,3 +46,28 @@ def test_store_batch_leaves_the_commit_to_its_caller(conn: psycopg.Connection) -
         again = article_store.store_batch(conn, feed_id, [_article(1)], known)
         assert again.updated == 1
     assert _count(conn) == 0  # the caller rolled back: nothing was committed on the way
+
+
+def test_a_new_article_row_is_written_once_with_its_story_and_cursor_number(conn: psycopg.Connection,
+                                                                            settings: object) -> None:
+    """Issue 16: the pipeline decides a new row's story before inserting it and numbers it in the insert, so
+    the row is never updated afterwards (each update would re-add its full-text and other index entries)."""
+    from tests.conftest import CORPUS, FIXTURES
+    from worker import pipeline
+
+    files = [FIXTURES / "sis-gov-eg.rss", FIXTURES / "allafrica-egypt.rss", FIXTURES / "ahram-online.atom",
+             CORPUS / "mediacloud-rss-fetcher/fetcher/test/fixtures/real-korean-times.rss"]
+    with conn.transaction():  # the pipeline's own transactions become savepoints of this one
+        reports = [pipeline.ingest_file(conn, settings, path, pages=False) for path in files]  # type: ignore[arg-type]
+        ins, upd = conn.execute(
+            "SELECT n_tup_ins, n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'articles'").fetchone()
+    new = sum(r.new_articles for r in reports)
+    assert new > 100 and sum(r.near_duplicates for r in reports) >= 1  # stories joined across feeds, too
+    assert (ins, upd) == (new, 0)
+    rows = conn.execute("SELECT id, story_id, ingest_seq, ingest_xid FROM articles ORDER BY id").fetchall()
+    assert len(rows) == new
+    assert all(sid is not None and seq is not None and xid is None for _, sid, seq, xid in rows)
+    assert [r[2] for r in rows] == sorted(r[2] for r in rows)  # numbered in id order
+    links = dict(conn.execute("SELECT article_id, story_id FROM article_links").fetchall())
+    assert links == {aid: sid for aid, sid, _, _ in rows}  # the row's story is the decision's
+    assert any(aid != sid for aid, sid, _, _ in rows)
