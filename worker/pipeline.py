@@ -239,7 +239,8 @@ def process_body(
         # without waiting for each answer, which shortens the time the batch's story claims and the
         # commit-order lock are held and saves a round trip per statement.
         with conn.pipeline():
-            links = write_stories(conn, steps[0], {aid for aid, _ in batch.new}, replaced=batch.replaced)
+            links = write_stories(conn, steps[0], {aid for aid, _ in batch.new}, changed=batch.changed,
+                                  replaced=batch.replaced)
             story_of = {aid: link.story_id for aid, link in links.items()}
             report.new_articles = len(batch.new)
             report.duplicates += batch.duplicates

@@ -73,13 +73,20 @@ def decide_stories(conn: psycopg.Connection, new: list[tuple[int, Article]],
 
 
 def write_stories(conn: psycopg.Connection, step: StoryStep, inserted: set[int], *,
-                  replaced: dict[int, int] | None = None, set_story: bool = False) -> dict[int, StoryLink]:
+                  changed: list[tuple[int, Article]] | None = None, replaced: dict[int, int] | None = None,
+                  set_story: bool = False) -> dict[int, StoryLink]:
     """Store the decisions of :func:`decide_stories` for the rows that were inserted (their links and index
     rows), refresh the changed articles' index rows, and release the claims.
 
     ``replaced``: rows that lost a race (reserved id -> the article that won): an article of the batch linked
     to one of them joins the winner's story instead (its row is updated: a second write, only then).
-    ``set_story``: the rows were inserted without their story (``articles.story_id`` is written here)."""
+    ``set_story``: the rows were inserted without their story (``articles.story_id`` is written here).
+    ``changed``: the changed items with the article each one was finally written to (an update whose new text
+    was already another article's moved the item there), when it differs from the ids decided on."""
+    if changed is not None:
+        fp_of = {id(a): step.fps[aid] for aid, a in step.changed}
+        step.changed = sorted(changed, key=lambda x: x[0])
+        step.fps.update({aid: fp_of[id(a)] for aid, a in changed if id(a) in fp_of})
     links = {aid: link for aid, link in step.links.items() if aid in inserted}
     if replaced:
         fixed = _relink(conn, links, replaced)
