@@ -1,6 +1,7 @@
 """``python -m bench``: every scenario, one run, one report (``bench/RESULTS.md``) with the machine it ran on.
 
     python -m bench [--quick] [--only parse,naive,ingest,celery,memory,dedupe,normalize,fetch] [--out FILE]
+    python -m bench --only costs --base ../base     # issue 16: another checkout measured beside this one
 
 Needs PostgreSQL (``WIREFEED_BENCH_ADMIN_URL``, default ``postgresql://127.0.0.1:5432/postgres``: a role that
 may create databases) and Redis (``REDIS_URL``, default ``redis://127.0.0.1:6379/0``; the benchmark claims a
@@ -25,7 +26,7 @@ from typing import Any
 from bench import gen
 from bench.scenarios import _util
 
-ALL = ("parse", "naive", "ingest", "profile", "celery", "fetch", "memory", "dedupe", "normalize", "pages")
+ALL = ("parse", "naive", "ingest", "profile", "celery", "fetch", "memory", "dedupe", "normalize", "pages", "costs")
 HERE = Path(__file__).resolve().parent
 
 
@@ -41,6 +42,10 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--checkpoint", type=int, default=None, help="memory checkpoint (default: a tenth of the run)")
     ap.add_argument("--dedupe-sizes", default=None, help="default 10000,100000,1000000")
     ap.add_argument("--pools", default=None, help="Celery prefork sizes (default 1,2,4)")
+    ap.add_argument("--base", type=Path, default=os.environ.get("WIREFEED_BENCH_BASE"),
+                    help="costs: another wirefeed checkout with its own .venv, measured beside this one "
+                         "(default $WIREFEED_BENCH_BASE; without it the costs scenario is skipped)")
+    ap.add_argument("--cost-repeat", type=int, default=3, help="costs: in-process runs per tree (median kept)")
     ap.add_argument("--from-json", type=Path, default=None, help="only re-render the report from a results.json")
     args = ap.parse_args(argv)
     q = args.quick
@@ -51,6 +56,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                               .split(","))
     args.pools = tuple(int(x) for x in (args.pools or ("1,2" if q else "1,2,4")).split(","))
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
+    if args.base is None and "costs" in args.only:
+        args.only.remove("costs")
     unknown = set(args.only) - set(ALL)
     if unknown:
         ap.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
@@ -166,6 +173,16 @@ def main(argv: list[str] | None = None) -> int:
                 "ingest": pages_bench.ingest(20 if args.quick else 200)}
 
     step("pages", pages)
+
+    def costs() -> dict[str, Any]:
+        from bench.scenarios import celery_run as cr
+        from bench.scenarios import costs as cost_scenario
+
+        redis_url = cr.claim_redis_db(os.environ["REDIS_URL"])
+        return cost_scenario.run(Path(args.base), paths, paths[: max(2, min(len(paths), 21))], redis_url,
+                                 repeat=args.cost_repeat)
+
+    step("costs", costs)
 
     results["machine"]["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     results["total_s"] = time.perf_counter() - started
@@ -366,6 +383,11 @@ def render(r: dict[str, Any]) -> str:
     for name, how, value, want, ok in targets(r):
         w(f"| {name} | {how} | {_f(value, 2)} | {want} | {'–' if ok is None else ('yes' if ok else '**no**')} |")
     w("")
+
+    if "costs" in r:
+        from bench import costs_report
+
+        w(costs_report.render(r["costs"]))
 
     notes = _notes(r)
     if notes:

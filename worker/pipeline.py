@@ -37,11 +37,11 @@ from worker.feed_state.decide import (
 )
 from worker.feed_state.model import Feed
 from worker.fetch.http import FetchOutcome, body_hash
-from worker.models import ParsedFeed, RawEntry
+from worker.models import Article, ParsedFeed, RawEntry
 from worker.normalize.entry import apply_learned_boilerplate, entry_hash, entry_key, normalize_entries
 from worker.ops.logs import get_logger
 from worker.parse.feed import parse_feed
-from worker.pipeline_stories import assign_stories
+from worker.pipeline_stories import StoryStep, decide_stories, write_stories
 from worker.settings import Settings
 from worker.store import articles as article_store
 from worker.store import feeds as feed_store
@@ -230,13 +230,21 @@ def process_body(
             kind = reason.split(":", 1)[0][:80]
             report.skip_kinds[kind] = report.skip_kinds.get(kind, 0) + 1
         lose_page_text = pipeline_pages.before_store(conn, articles, known)
-        batch = article_store.store_batch(conn, feed_id, articles, known)
-        # From here on only statements whose results are not needed right away, but for the story lookups:
-        # pipeline mode sends them without waiting for each answer, which shortens the time the batch's
-        # story claims are held and saves a round trip per statement.
+        # Each new row is written once: its story is decided before the insert, on the id reserved for it
+        # (new and changed articles claim their story keys in one sorted pass: two passes could deadlock).
+        steps: list[StoryStep] = []
+
+        def stories(rows: list[tuple[int, Article]], changed: list[tuple[int, Article]]) -> dict[int, int]:
+            steps.append(decide_stories(conn, rows, changed))
+            return {aid: link.story_id for aid, link in steps[0].links.items()}
+
+        batch = article_store.store_batch(conn, feed_id, articles, known, stories=stories)
+        # From here on only statements whose results are not needed right away: pipeline mode sends them
+        # without waiting for each answer, which shortens the time the batch's story claims and the
+        # commit-order lock are held and saves a round trip per statement.
         with conn.pipeline():
-            # new and changed articles claim their story keys in one sorted pass (two passes could deadlock)
-            links = assign_stories(conn, batch.new, changed=batch.changed)
+            links = write_stories(conn, steps[0], {aid for aid, _ in batch.new}, changed=batch.changed,
+                                  replaced=batch.replaced)
             story_of = {aid: link.story_id for aid, link in links.items()}
             report.new_articles = len(batch.new)
             report.duplicates += batch.duplicates

@@ -37,18 +37,85 @@ def assign_stories(
 
     ``changed``: updated articles of the same batch, whose index rows are refreshed (see
     :func:`refresh_stories`) under the same claims; pass them here rather than calling ``refresh_stories``
-    separately, so a batch claims its keys in one sorted sweep and two batches cannot deadlock."""
+    separately, so a batch claims its keys in one sorted sweep and two batches cannot deadlock.
+
+    The pipeline decides its new articles' stories before inserting them instead (:func:`decide_stories`,
+    then :func:`write_stories`): this is for rows already stored."""
     if not new and not changed:
         return {}
+    step = decide_stories(conn, new, changed or [])
+    return write_stories(conn, step, {aid for aid, _ in new}, set_story=True)
+
+
+@dataclass(slots=True)
+class StoryStep:
+    """A batch's story decisions, made before its new rows are inserted (their keys claimed until
+    :func:`write_stories`)."""
+
+    claimed: list[int]
+    fps: dict[int, Fingerprint]
+    links: dict[int, StoryLink]  # new article id -> its story decision
+    pending: list[decide.Pending]
+    changed: list[tuple[int, Article]]
+
+
+def decide_stories(conn: psycopg.Connection, new: list[tuple[int, Article]],
+                   changed: list[tuple[int, Article]]) -> StoryStep:
+    """Claim the batch's keys (new and changed articles, one sorted sweep) and decide the story of each new
+    article on the ids it will have: nothing is written but the claims. The caller inserts the rows with
+    these stories, then calls :func:`write_stories` (which releases the claims)."""
     items = sorted(new, key=lambda x: x[0])
-    upd = sorted(changed or [], key=lambda x: x[0])
+    upd = sorted(changed, key=lambda x: x[0])
     fps = decide.fingerprints([*items, *upd])
     claimed = story_store.claim_keys(conn, (k for fp in fps.values() for k in fp.keys))
-    out = _assign(conn, items, fps)
-    for aid, link in _refresh(conn, upd, fps).items():
+    links, pending = _decide(conn, items, fps)
+    return StoryStep(claimed, fps, links, pending, upd)
+
+
+def write_stories(conn: psycopg.Connection, step: StoryStep, inserted: set[int], *,
+                  changed: list[tuple[int, Article]] | None = None, replaced: dict[int, int] | None = None,
+                  set_story: bool = False) -> dict[int, StoryLink]:
+    """Store the decisions of :func:`decide_stories` for the rows that were inserted (their links and index
+    rows), refresh the changed articles' index rows, and release the claims.
+
+    ``replaced``: rows that lost a race (reserved id -> the article that won): an article of the batch linked
+    to one of them joins the winner's story instead (its row is updated: a second write, only then).
+    ``set_story``: the rows were inserted without their story (``articles.story_id`` is written here).
+    ``changed``: the changed items with the article each one was finally written to (an update whose new text
+    was already another article's moved the item there), when it differs from the ids decided on."""
+    if changed is not None:
+        fp_of = {id(a): step.fps[aid] for aid, a in step.changed}
+        step.changed = sorted(changed, key=lambda x: x[0])
+        step.fps.update({aid: fp_of[id(a)] for aid, a in changed if id(a) in fp_of})
+    links = {aid: link for aid, link in step.links.items() if aid in inserted}
+    if replaced:
+        fixed = _relink(conn, links, replaced)
+        links.update(fixed)
+        if not set_story:
+            story_store.set_stories(conn, list(fixed.values()))
+    story_store.write_links(conn, list(links.values()), set_story=set_story)
+    story_store.index(conn, [(p.article_id, p.fp) for p in step.pending if p.article_id in inserted])
+    out = dict(links)
+    for aid, link in _refresh(conn, step.changed, step.fps).items():
         if link is not None:
             out[aid] = link
-    story_store.release_keys(conn, claimed)
+    story_store.release_keys(conn, step.claimed)
+    return out
+
+
+def _relink(conn: psycopg.Connection, links: dict[int, StoryLink], replaced: dict[int, int]) -> dict[int, StoryLink]:
+    """The links that point at a row that was never stored (it lost a race), pointed at the winner instead."""
+    out: dict[int, StoryLink] = {}
+    for aid, link in links.items():
+        if link.story_id not in replaced and link.linked_to not in replaced:
+            continue
+        story = link.story_id
+        if story in replaced:
+            story = story_store.story_of(conn, replaced[story]) or replaced[story]
+        linked_to = replaced.get(link.linked_to, link.linked_to) if link.linked_to is not None else None
+        out[aid] = StoryLink(aid, story, linked_to, link.method, link.score,
+                             f"{link.reason} (its copy was stored concurrently as article {linked_to})",
+                             link.jaccard, link.containment)
     return out
 
 
@@ -73,15 +140,21 @@ def find_candidates(conn: psycopg.Connection, article_id: int, fp: Fingerprint
     return decide.stored_candidates(fp, decide.by_key(found))
 
 
-def _assign(conn: psycopg.Connection, items: list[tuple[int, Article]],
-            fps: dict[int, Fingerprint]) -> dict[int, StoryLink]:
-    """Story decisions for ``items`` (id order), with their keys already claimed."""
+def _decide(conn: psycopg.Connection, items: list[tuple[int, Article]], fps: dict[int, Fingerprint]
+            ) -> tuple[dict[int, StoryLink], list[decide.Pending]]:
+    """Story decisions for ``items`` (id order), with their keys already claimed: nothing is written."""
     if not items:
-        return {}
+        return {}, []
     found = story_store.indexed_under(conn, (k for aid, _ in items for k in fps[aid].keys),
                                       (aid for aid, _ in items), per_key=decide.CANDIDATES_PER_KEY)
     pending = decide.shortlist(items, fps, found)
-    links = decide.decide_batch(pending, story_store.texts(conn, decide.texts_to_verify(pending)))
+    return decide.decide_batch(pending, story_store.texts(conn, decide.texts_to_verify(pending))), pending
+
+
+def _assign(conn: psycopg.Connection, items: list[tuple[int, Article]],
+            fps: dict[int, Fingerprint]) -> dict[int, StoryLink]:
+    """Story decisions for stored ``items`` (id order), with their keys already claimed, written."""
+    links, pending = _decide(conn, items, fps)
     story_store.write_links(conn, list(links.values()))
     story_store.index(conn, [(p.article_id, p.fp) for p in pending])
     return links

@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +66,15 @@ class _Listener(threading.Thread):
         self.conn.close()
 
 
-def _start_worker(concurrency: int, db_url: str, redis_url: str) -> subprocess.Popen[bytes]:
+def _start_worker(concurrency: int, db_url: str, redis_url: str, *, python: str = PYTHON,
+                  cwd: Path = ROOT) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "WIREFEED_LOG_FORMAT": "json",
-           "WIREFEED_LOG_LEVEL": "WARNING"}
+           "WIREFEED_LOG_LEVEL": "WARNING", "WIREFEED_FETCH_PAGES": "never"}
     return subprocess.Popen(
-        [PYTHON, "-m", "celery", "-A", "worker.app", "worker", "-Q", "process", "-P", "prefork",
+        [python, "-m", "celery", "-A", "worker.app", "worker", "-Q", "process", "-P", "prefork",
          "-c", str(concurrency), "-n", f"bench{concurrency}-{os.getpid()}@%h", "--without-gossip",
          "--without-mingle", "--without-heartbeat", "-l", "WARNING"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
 
 
@@ -171,6 +173,43 @@ def _one(concurrency: int, burst_paths: list[Path], paced_paths: list[Path], red
         "latency_p95_s": _pct(lat, 0.95),
         "latency_max_s": lat[-1],
     }
+
+
+def one_process_side(concurrency: int, paths: list[Path], redis_url: str, db_name: str, *, python: str,
+                     cwd: Path, make_db: Callable[[str], str]) -> dict[str, Any]:
+    """A burst alone (every body enqueued at once) through the worker of another tree (``python``, ``cwd``),
+    into a database ``make_db`` creates: new entries/s from the first enqueue to the last commit, and the CPU
+    of the whole machine meanwhile."""
+    from celery import Celery
+
+    from worker.tasks import pack_body
+
+    url = make_db(db_name)
+    app = Celery("bench", broker=redis_url, backend=redis_url)
+    app.conf.update(task_serializer="json", accept_content=["json"], broker_connection_retry_on_startup=True)
+    worker = _start_worker(concurrency, url, redis_url, python=python, cwd=cwd)
+    listener = _Listener(url)
+    listener.start()
+    try:
+        _wait_ready(app, worker)
+        feeds = _feeds(url, paths)
+        messages = {fid: pack_body(body) for fid, _, body in feeds}
+        m0 = machine_cpu_seconds()
+        t0 = time.perf_counter()
+        for fid, u, _ in feeds:
+            app.send_task("wirefeed.process_feed", args=(fid, messages[fid]), kwargs={"url": u}, queue="process")
+        if not listener.wait_for({fid for fid, _, _ in feeds}, timeout=900):
+            raise RuntimeError(f"burst: only {len(listener.done)} of {len(feeds)} feeds committed in 15 minutes")
+        t1 = max(listener.done.values())
+        m1 = machine_cpu_seconds()
+        with psycopg.connect(url) as conn:
+            new = int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])  # type: ignore[index]
+    finally:
+        listener.stop()
+        stop_process_group(worker)
+        drop_db(db_name)
+    return {"processes": concurrency, "feeds": len(feeds), "new": new, "burst_s": t1 - t0,
+            "new_per_s": rate(new, t1 - t0), "machine_cpu_s": m1 - m0}
 
 
 def claim_redis_db(base_url: str) -> str:

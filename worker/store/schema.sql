@@ -59,6 +59,11 @@ CREATE FUNCTION public.wirefeed_ingest_seq_mark() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
+    IF TG_OP = 'INSERT' AND NEW.ingest_seq IS NOT NULL THEN
+        -- numbered by the inserting statement, under the commit-order lock (worker.store.articles)
+        NEW.ingest_xid := NULL;
+        RETURN NEW;
+    END IF;
     NEW.ingest_seq := NULL;
     NEW.ingest_xid := pg_current_xact_id();
     PERFORM set_config('wirefeed.ingest_seq_pending', 'on', true);

@@ -154,15 +154,23 @@ def prune_bands(conn: psycopg.Connection, limit: int = 10000) -> int:
 
 # --- links ---------------------------------------------------------------------------------------------------
 
-def write_links(conn: psycopg.Connection, links: Sequence[StoryLink]) -> None:
-    """Each article's story and the reason for it: two statements whatever the batch size."""
+def set_stories(conn: psycopg.Connection, links: Sequence[StoryLink]) -> None:
+    """``articles.story_id`` of each linked article, in one statement."""
+    if links:
+        conn.execute(
+            "UPDATE articles a SET story_id = v.s FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, s) "
+            "WHERE a.id = v.id",
+            (int_array(x.article_id for x in links), int_array(x.story_id for x in links)),
+        )
+
+
+def write_links(conn: psycopg.Connection, links: Sequence[StoryLink], *, set_story: bool = True) -> None:
+    """Each article's story and the reason for it: two statements whatever the batch size. ``set_story``
+    False: the rows already carry their story (inserted with it), only the links are written."""
     if not links:
         return
-    conn.execute(
-        "UPDATE articles a SET story_id = v.s FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, s) "
-        "WHERE a.id = v.id",
-        (int_array(x.article_id for x in links), int_array(x.story_id for x in links)),
-    )
+    if set_story:
+        set_stories(conn, links)
     conn.execute(
         """INSERT INTO article_links (article_id, linked_to, story_id, method, score, jaccard, containment, reason)
            SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::real[], %s::real[],
