@@ -421,7 +421,8 @@ def _print_fetch(feed_id: int, rep: Any) -> None:
 # --- status / worker / beat ----------------------------------------------------------------------
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from worker.ops.status import collect_status, render_status
+    from worker.cli.status_view import render_status
+    from worker.ops.status import collect_status
 
     doc = collect_status(settings)
     if args.json:
