@@ -1,15 +1,14 @@
 """Hostile feed bodies through the real ``wirefeed ingest`` process, each beside a good feed in one batch.
 
-For every body: the command ends in bounded time and bounded memory (peak RSS of the process, from
-``os.wait4``), never prints a traceback, names a one-line reason when it refuses the body (and records it on
-the feed), and the good feed of the same batch lands in full. Cases that are cleaned rather than refused
+For every body: the command ends in bounded time and bounded memory (the process's own peak RSS, from
+``tests/peak.py``), never prints a traceback, names a one-line reason when it refuses the body (and records
+it on the feed), and the good feed of the same batch lands in full. Cases that are cleaned rather than refused
 also have what was stored checked (no expanded entities, no local file contents, sanitised HTML, ...).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -19,8 +18,9 @@ import psycopg
 import pytest
 
 from tests.faults import hostile
-from tests.faults.conftest import WIREFEED, rss
+from tests.faults.conftest import rss
 from tests.netrecorder import ConnectionRecorder
+from tests.peak import peak_mb, wirefeed_argv
 from tests.session_guard import run_dir
 
 RSS_LIMIT_MB = 600  # the CLI alone peaks near 200 MB (imports); a bomb expanded by feedparser reaches GBs
@@ -42,10 +42,11 @@ class Run:
 def ingest(env: dict[str, str], tmp: Path, *paths: Path) -> Run:
     out, err = (tmp / "stdout").open("w+"), (tmp / "stderr").open("w+")
     t0 = time.monotonic()
-    p = subprocess.Popen([str(WIREFEED), "ingest", "--json", *map(str, paths)], env=env, stdout=out, stderr=err,
-                         cwd=run_dir())
-    _, status, usage = os.wait4(p.pid, 0)  # this child's own peak resident set (KiB on Linux)
-    p.returncode = os.waitstatus_to_exitcode(status)
+    hwm = tmp / "peak"
+    hwm.unlink(missing_ok=True)
+    p = subprocess.Popen(wirefeed_argv(hwm, "ingest", "--json", *map(str, paths)), env=env, stdout=out,
+                         stderr=err, cwd=run_dir())
+    p.wait()
     seconds = time.monotonic() - t0
     out.seek(0)
     err.seek(0)
@@ -53,7 +54,7 @@ def ingest(env: dict[str, str], tmp: Path, *paths: Path) -> Run:
     text = out.read()
     assert "Traceback" not in stderr, stderr[-3000:]
     doc = json.loads(text) if text.strip() else {}
-    return Run(p.returncode, seconds, usage.ru_maxrss / 1024, doc, stderr)
+    return Run(p.returncode, seconds, peak_mb(hwm), doc, stderr)
 
 
 def case_body(name: str, listener: str | None = None) -> bytes:

@@ -7,7 +7,6 @@ Every case runs the real ``wirefeed`` command (a separate process) and looks at 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from tests.conftest import truncate_all
 from tests.faults.conftest import WIREFEED, scalar
 from tests.httpserver import FeedServer, Route
+from tests.peak import peak_mb, wirefeed_argv
 from tests.session_guard import run_dir
 
 S = "Hx7SecretPw"  # the secret in every setting below: it must appear in no output
@@ -203,18 +203,19 @@ def test_a_brotli_bomb_through_ingest_is_refused_at_the_cap(env, tmp_path: Path)
         url = srv.route("/bomb.xml", Route(body=bomb, headers={"Content-Encoding": "br",
                                                                 "Content-Type": "application/rss+xml"}))
         out, err = (tmp_path / "out").open("w+b"), (tmp_path / "err").open("w+b")
-        p = subprocess.Popen([str(WIREFEED), "ingest", "--json", url], env=env, stdout=out, stderr=err,
+        hwm = tmp_path / "peak"
+        p = subprocess.Popen(wirefeed_argv(hwm, "ingest", "--json", url), env=env, stdout=out, stderr=err,
                              cwd=run_dir())
-        _, status, usage = os.wait4(p.pid, 0)  # the command's own peak resident set (KiB on Linux)
+        status = p.wait()
     out.seek(0)
     err.seek(0)
     doc = json.loads(out.read())
     (one,) = doc["inputs"]
-    assert os.waitstatus_to_exitcode(status) == 1, doc
+    assert status == 1, doc
     assert one["status"] == "error" and "WIREFEED_MAX_FEED_BYTES" in one["error"], doc
     assert b"Traceback" not in err.read()
     assert scalar(env["DATABASE_URL"], "SELECT count(*) FROM feeds WHERE last_error_kind = 'too_large'") >= 1
-    assert usage.ru_maxrss / 1024 < 400, usage.ru_maxrss  # imports ~200 MB; 256 MB decoded would show
+    assert peak_mb(hwm) < 400  # imports ~200 MB; 256 MB decoded would show
 
 
 def test_a_feeds_own_title_and_site_are_stored_scrubbed(cli, db_url: str, tmp_path: Path) -> None:
