@@ -106,3 +106,26 @@ def long_url() -> bytes:
 
 def not_xml() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20
+
+
+def commented_doctype_bomb(padding: int = 1_200_000) -> bytes:
+    """Issue 17 #1: a comment holding ``<x>`` and ``<![CDATA[`` before a DOCTYPE of nested entities. A scanner that
+    takes the ``<x>`` for the root (and the CDATA for real) leaves the DOCTYPE to expat, which expands ``&l6;`` into a
+    100,000,000-character title; the padding before it keeps expat's amplification guard quiet."""
+    ents = '<!ENTITY l0 "' + "x" * 100 + '">' + "".join(
+        f'<!ENTITY l{i} "{("&l" + str(i - 1) + ";") * 10}">' for i in range(1, 7))
+    return (f'{HEAD}<!-- <x> <![CDATA[ --><!DOCTYPE rss [{ents}]><rss version="2.0"><channel>'
+            f"<description>{'p' * padding}</description><title>&l6;</title><link>https://hostile.example.org/</link>"
+            + _item(1) + _item(2) + "</channel></rss>\n").encode()
+
+
+def encoded_doctype_bomb() -> bytes:
+    """A DOCTYPE that only appears once the body is decoded as its declared UTF-7: in the raw bytes it sits inside a
+    comment (``+AC0ALQA+-`` decodes to ``-->``, and ``+ACY-`` to ``&``)."""
+    ents = '<!ENTITY l0 "' + "x" * 100 + '">' + "".join(
+        f'<!ENTITY l{i} "{("&l" + str(i - 1) + ";") * 10}">' for i in range(1, 7))
+    rest = (f'<!DOCTYPE rss [{ents}]><rss version="2.0"><channel><title>&l6;</title>'
+            f"<link>https://hostile.example.org/</link>{_item(1)}</channel></rss>\n")
+    utf7 = rest.encode().replace(b"+", b"+-").replace(b"&", b"+ACY-")  # "+" itself is written "+-"
+    root = utf7.index(b"<rss")
+    return b'<?xml version="1.0" encoding="utf-7"?><!-- +AC0ALQA+- ' + utf7[:root] + b" -->" + utf7[root:]
