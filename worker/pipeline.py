@@ -37,6 +37,7 @@ from worker.feed_state.decide import (
 )
 from worker.feed_state.model import Feed
 from worker.fetch.http import FetchOutcome, body_hash
+from worker.fetch.local import read_local_file
 from worker.models import ParsedFeed, RawEntry
 from worker.normalize.entry import apply_learned_boilerplate, entry_hash, entry_key, normalize_entries
 from worker.parse.feed import parse_feed
@@ -264,12 +265,7 @@ def ingest_file(conn: psycopg.Connection, settings: Settings, path: Path, *, for
     url = file_url(path)
     report = IngestReport(input=str(path))
     try:
-        size = path.stat().st_size
-        if not path.is_file():
-            raise InputError(f"{path} is not a regular file")
-        check_size(size, settings.max_feed_bytes, f"file {path}")
-        with path.open("rb") as fh:
-            body = fh.read(settings.max_feed_bytes + 1)
+        body = read_local_file(path, settings.max_feed_bytes)
     except FileNotFoundError:
         report.status, report.error, report.error_kind = "error", f"no such file: {path}", "not_found"
         return report
@@ -322,10 +318,14 @@ def fetch_step(conn: psycopg.Connection, settings: Settings, feed_id: int, *, po
     url = feed.url
     if url.startswith("file://"):
         path = Path(url[len("file://"):])
+        failure: Failure | None = None
         try:
-            body = path.read_bytes()
+            body = read_local_file(path, settings.max_feed_bytes)
         except OSError as exc:
             failure = TransientFailure("io", f"cannot read {path}: {exc.strerror}")
+        except InputError as err:  # not a regular file, or over the size cap
+            failure = _failure_outcome(err)
+        if failure is not None:
             _fetch_failed(conn, settings, feed_id, failure, status=None, elapsed=0.0)
             report.status, report.error, report.error_kind = "error", failure.message, failure.kind
             return FetchStep(report)

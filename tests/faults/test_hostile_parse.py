@@ -9,11 +9,18 @@ refused with a one-line reason recorded on its feed.
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
+
+import psycopg
+import pytest
 
 from tests.bounded import Cost, run_bounded
 from tests.faults import hostile
+from tests.faults.conftest import WIREFEED, rss
 from tests.faults.test_hostile_input import Run, feed_error, good_feed, ingest, stored
+from tests.session_guard import run_dir
 
 MEM_MB = 256
 CLI_PEAK_MB = 190 + MEM_MB  # `wirefeed ingest` peaks near 190 MB with a good feed alone (imports, one batch)
@@ -76,3 +83,63 @@ def test_encoded_doctype_bomb_through_ingest_is_refused_with_a_reason(env, db_ur
     _, b = ingest_beside_good(env, tmp_path, "encoded_doctype_bomb", hostile.encoded_doctype_bomb())
     assert b["status"] == "error" and "DOCTYPE" in b["error"], b
     assert feed_error(db_url, "encoded_doctype_bomb") == ("parse", b["error"])
+
+
+# --- 5. local files: one reader, the same byte cap as HTTP, regular files only ----------------------------------
+
+
+def _limit_memory() -> None:  # in the child, before exec: a read without a cap ends in MemoryError, not in swap
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+
+def fetch_sync(env: dict[str, str], *feed_ids: int) -> subprocess.CompletedProcess[str]:
+    """``wirefeed fetch --sync`` of the feeds; a read that hangs shows as TimeoutExpired (the child is killed)."""
+    return subprocess.run([str(WIREFEED), "fetch", "--sync", *map(str, feed_ids)], env=env, capture_output=True,
+                          text=True, cwd=run_dir(), timeout=60, preexec_fn=_limit_memory)
+
+
+@pytest.mark.parametrize("kind", ["dev_zero", "fifo", "too_large"])
+def test_file_feed_that_is_not_a_bounded_regular_file_is_refused(kind: str, env, db_url, conn,
+                                                                  tmp_path: Path) -> None:
+    env = {**env, "WIREFEED_MAX_FEED_BYTES": "200000"}
+    bad, good = tmp_path / "bad.xml", tmp_path / "good.xml"
+    bad.write_bytes(rss(77, 2))
+    good.write_bytes(rss(4242, 3))
+    run = ingest(env, tmp_path, bad, good)  # both become file:// feeds
+    ids = [run.input(p.name)["feed_id"] for p in (bad, good)]
+    bad.unlink()
+    if kind == "dev_zero":
+        bad.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(bad)  # no writer ever comes: a blocking open or read would wait forever
+    else:
+        bad.write_bytes(hostile.feed("<item><title>x</title></item>" * 10_000))  # 290 KB > 200,000 bytes
+    good.write_bytes(rss(4242, 5))  # two new items
+    done = fetch_sync(env, *ids)
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert f"feed {ids[1]}: 5 entries, 2 new" in done.stdout, done.stdout  # the rest of the batch went on
+    with psycopg.connect(db_url) as c:
+        kind_, error = c.execute("SELECT last_error_kind, last_error FROM feeds WHERE id = %s", (ids[0],)).fetchone()
+        history = c.execute("SELECT error_message FROM feed_fetches WHERE feed_id = %s ORDER BY id DESC LIMIT 1",
+                            (ids[0],)).fetchone()[0]
+    expected = {"dev_zero": "a character device, not a regular file", "fifo": "a FIFO, not a regular file",
+                "too_large": "over WIREFEED_MAX_FEED_BYTES=200000"}[kind]
+    assert expected in error and error in done.stderr and history == error, (kind_, error, done.stderr)
+
+
+def test_read_local_file_caps_and_refuses(tmp_path: Path) -> None:
+    from worker.errors import InputError, TooLargeError
+    from worker.fetch.local import read_local_file
+
+    f = tmp_path / "f.xml"
+    f.write_bytes(b"x" * 1000)
+    assert read_local_file(f, 1000) == b"x" * 1000
+    with pytest.raises(TooLargeError, match="WIREFEED_MAX_PAGE_BYTES=999"):
+        read_local_file(f, 999, setting="WIREFEED_MAX_PAGE_BYTES")
+    with pytest.raises(InputError, match="a directory, not a regular file"):
+        read_local_file(tmp_path, 1000)
+    with pytest.raises(FileNotFoundError):
+        read_local_file(tmp_path / "missing.xml", 1000)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from worker.errors import ConfigError, WirefeedError
+from worker.errors import ConfigError, InputError, WirefeedError
 from worker.settings import Settings, load_settings
 
 
@@ -202,15 +202,16 @@ def cmd_reindex_stories(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_feeds_import(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.fetch.local import read_local_file
     from worker.parse.opml import OpmlError, read_opml
     from worker.store import feeds as feed_store
 
     try:
-        outlines = read_opml(Path(args.file).read_bytes())
+        outlines = read_opml(read_local_file(Path(args.file), settings.max_feed_bytes))
     except OSError as exc:
         print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 1
-    except OpmlError as exc:
+    except (OpmlError, InputError) as exc:
         print(f"error: {args.file}: {exc}", file=sys.stderr)
         return 1
     added = existing = 0
