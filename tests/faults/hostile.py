@@ -129,3 +129,30 @@ def encoded_doctype_bomb() -> bytes:
     utf7 = rest.encode().replace(b"+", b"+-").replace(b"&", b"+ACY-")  # "+" itself is written "+-"
     root = utf7.index(b"<rss")
     return b'<?xml version="1.0" encoding="utf-7"?><!-- +AC0ALQA+- ' + utf7[:root] + b" -->" + utf7[root:]
+
+
+def json_feed(items: list[str], extra: str = "") -> bytes:
+    """A JSON Feed 1.1 of raw item texts (each a JSON object written out, so it may hold odd literals)."""
+    return ('{"version": "https://jsonfeed.org/version/1.1", "title": "Hostile JSON feed",'
+            f' "home_page_url": "https://hostile.example.org/"{extra}, "items": [' + ", ".join(items) + "]}").encode()
+
+
+def _json_item(n: int, extra: str = "", ident: str | None = None) -> str:
+    return (f'{{"id": {ident if ident is not None else chr(34) + f"hostile-{n}" + chr(34)},'
+            f' "url": "https://hostile.example.org/item/{n}", "title": "Hostile JSON item {n} on the harbour budget",'
+            f' "content_text": "Text of hostile JSON item {n}: the council met about railway line {n * 7919}.",'
+            f' "date_published": "2026-03-02T10:00:00Z"{extra}}}')
+
+
+def json_bad_numbers(huge_literal: bool = True) -> bytes:
+    """Issue 17 #7: numbers that made int() raise outside the per-item isolation, or made json refuse the body
+    (``huge_literal``: item 2's id is a 5,000-digit integer literal, else a string)."""
+    att = ', "attachments": [{{"url": "https://hostile.example.org/a{n}.mp3", "size_in_bytes": {size}}}]'
+    return json_feed([
+        _json_item(0, att.format(n=0, size='"\u00b2"')),  # isdigit() is true for a superscript two
+        _json_item(1, att.format(n=1, size='"' + "1" * 5000 + '"')),  # over int()'s 4300-digit limit
+        _json_item(2, ident="1" * 5000 if huge_literal else None),  # an integer literal json.loads refuses
+        _json_item(3, att.format(n=3, size="1e999")),  # a float that is infinite
+        _json_item(4, ', "tags": {"not": "a list"}, "authors": "nobody"'),  # fields of the wrong type
+        _json_item(5),
+    ])

@@ -143,3 +143,24 @@ def test_read_local_file_caps_and_refuses(tmp_path: Path) -> None:
         read_local_file(tmp_path, 1000)
     with pytest.raises(FileNotFoundError):
         read_local_file(tmp_path / "missing.xml", 1000)
+
+
+# --- 7. JSON Feed: a bad field drops that field (or that item), never the feed ----------------------------------
+
+
+@pytest.mark.parametrize("huge_literal", [False, True])
+def test_json_feed_with_unreadable_numbers_keeps_every_item(huge_literal: bool) -> None:
+    cost = _parse(hostile.json_bad_numbers(huge_literal))
+    # before: ValueError from int("²"), outside the error tree (internal-error retries, then poison); with the
+    # 5,000-digit literal, a ParseError for the whole feed
+    assert cost.finished and cost.error is None, cost
+    out = cost.result
+    assert out["parser"] == "jsonfeed" and out["entries"] == 6, out
+    assert [t.split()[3] for t in out["entry_titles"]] == ["0", "1", "2", "3", "4", "5"], out
+
+
+def test_json_feed_with_unreadable_numbers_through_ingest(env, db_url, conn, tmp_path: Path) -> None:
+    _, b = ingest_beside_good(env, tmp_path, "json_bad_numbers", hostile.json_bad_numbers())
+    assert b["status"] == "ok" and b["new_articles"] == 6, b
+    guids = {r["guid"] for r in stored(db_url, "json_bad_numbers")}
+    assert len(guids) == 6 and {"hostile-0", "hostile-5"} <= guids, guids
