@@ -40,7 +40,7 @@ from worker.fetch.http import FetchOutcome, body_hash
 from worker.fetch.local import read_local_file
 from worker.models import ParsedFeed, RawEntry
 from worker.normalize.entry import apply_learned_boilerplate, entry_hash, entry_key, normalize_entries
-from worker.parse.feed import parse_feed
+from worker.parse.feed import cap_entries, parse_feed
 from worker.pipeline_stories import assign_stories
 from worker.settings import Settings
 from worker.store import articles as article_store
@@ -68,6 +68,8 @@ class IngestReport:
     skipped: int = 0
     skip_reasons: list[str] = field(default_factory=list)
     skip_kinds: dict[str, int] = field(default_factory=dict)  # reason (up to its first colon) -> entries
+    capped: int = 0  # entries past WIREFEED_MAX_ENTRIES_PER_FEED: not read (the first ones in document order are)
+    note: str | None = None  # what a person should know about a body that was ingested (entries over the cap)
     parser: str | None = None  # which parser read the body: "lxml" (fast path), "feedparser" or "jsonfeed"
     pages_wanted: int = 0  # page requests this batch made (worker.pipeline_pages)
     pages: dict[str, int] = field(default_factory=dict)  # outcome -> pages, when they ran in this process
@@ -188,6 +190,9 @@ def process_body(
             report.not_modified = True
             return report
         parsed = parse_feed(body, url, content_type)
+        total = len(parsed.entries)
+        report.note = cap_entries(parsed, settings.max_entries_per_feed)
+        report.capped = total - len(parsed.entries)
     except InputError as err:
         record_failure(conn, settings, feed_id, err, fetch_id=fetch_id)
         report.status, report.error, report.error_kind = "error", err.reason, err.kind
@@ -240,13 +245,14 @@ def process_body(
             report.updated = batch.updated
             report.near_duplicates = sum(1 for aid, _ in batch.new if story_of.get(aid, aid) != aid)
             if fetch_id:
-                fetch_store.set_entries(conn, fetch_id, seen=report.entries, new=report.new_articles)
+                fetch_store.set_entries(conn, fetch_id, seen=report.entries, new=report.new_articles,
+                                        error_message=report.note)
             meta = parsed.meta
             _apply(conn, settings, feed, Processed(
                 new_entries=len(batch.new), published=_dates(parsed), ttl_minutes=meta.ttl_minutes,
                 update_period_minutes=meta.update_period_minutes, cache_max_age=cache_max_age,
                 title=meta.title, site_url=meta.site_url, language=meta.language,
-                etag=etag, last_modified=last_modified, body_hash=bhash), now)
+                etag=etag, last_modified=last_modified, body_hash=bhash, note=report.note), now)
             article_store.notify_new(conn, feed_id, [(aid, story_of.get(aid)) for aid, _ in batch.new])
         undated = {entry_key(r) for r in changed if not (r.published or r.updated or r.dc_date)}
         report.pages_wanted = pipeline_pages.after_store(conn, settings, feed, [*batch.new, *batch.changed], undated,

@@ -9,6 +9,7 @@ refused with a one-line reason recorded on its feed.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -164,3 +165,47 @@ def test_json_feed_with_unreadable_numbers_through_ingest(env, db_url, conn, tmp
     assert b["status"] == "ok" and b["new_articles"] == 6, b
     guids = {r["guid"] for r in stored(db_url, "json_bad_numbers")}
     assert len(guids) == 6 and {"hostile-0", "hostile-5"} <= guids, guids
+
+
+# --- 6. entries per feed: the first WIREFEED_MAX_ENTRIES_PER_FEED in document order, the rest noted -------------
+
+
+def test_cap_entries_keeps_the_first_in_document_order() -> None:
+    from worker.models import FeedMeta, ParsedFeed, RawEntry
+    from worker.parse.feed import cap_entries
+
+    entries = [RawEntry(guid=str(i), link=None) for i in range(7)]
+    parsed = ParsedFeed(meta=FeedMeta(url="https://e.example/"), entries=entries)
+    assert cap_entries(parsed, 7) is None and len(parsed.entries) == 7
+    note = cap_entries(parsed, 3)
+    assert [e.guid for e in parsed.entries] == ["0", "1", "2"]
+    assert note and "7 entries" in note and "WIREFEED_MAX_ENTRIES_PER_FEED=3" in note and note in parsed.warnings
+
+
+def test_feed_over_the_entry_cap_stores_the_first_entries_and_says_so(env, db_url, conn, tmp_path: Path) -> None:
+    env = {**env, "WIREFEED_MAX_ENTRIES_PER_FEED": "300"}
+    run, b = ingest_beside_good(env, tmp_path, "many_json_items", hostile.many_json_items(2000))
+    assert b["status"] == "ok" and b["entries"] == 300 and b["new_articles"] == 300 and b["capped"] == 1700, b
+    assert "2000 entries, only the first 300" in b["note"] and b["note"] in run.stderr
+    guids = {r["guid"] for r in stored(db_url, "many_json_items")}
+    assert guids == {f"hostile-{i}" for i in range(300)}  # the first 300 in document order
+    assert feed_error(db_url, "many_json_items") == ("truncated", b["note"])  # on the feed row ...
+    status = subprocess.run([str(WIREFEED), "status", "--json"], env=env, capture_output=True, text=True,
+                            cwd=run_dir(), timeout=60)
+    top = json.loads(status.stdout)["feeds"]["top_errors"]
+    assert {"kind": "truncated", "feeds": 1, "example": b["note"]} in top, top  # ... and in `wirefeed status`
+    # a fetched body (with a fetch history row): the note goes into the history too
+    from worker.pipeline import process_body
+    from worker.settings import Settings
+    from worker.store import fetches as fetch_store
+
+    with conn.transaction():
+        fetch_id = fetch_store.record_fetch(conn, fetch_store.FetchRecord(
+            feed_id=b["feed_id"], url="https://hostile.example.org/feed.json", outcome="modified"))
+    rep = process_body(conn, Settings(_env_file=None, **env), b["feed_id"], hostile.many_json_items(2001),
+                       url="https://hostile.example.org/feed.json", fetch_id=fetch_id)
+    assert rep.status == "ok" and rep.capped == 1701, rep
+    with psycopg.connect(db_url) as c:
+        row = c.execute("SELECT outcome, entries_seen, error_message FROM feed_fetches WHERE id = %s",
+                        (fetch_id,)).fetchone()
+    assert row == ("modified", 300, rep.note) and "2001 entries, only the first 300" in rep.note, row

@@ -325,6 +325,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             reports.append(rep)
             if rep.status != "ok":
                 print(f"error: {item}: {rep.error}", file=sys.stderr)
+            elif rep.note:
+                print(f"note: {item}: {rep.note}", file=sys.stderr)
     totals = {k: sum(getattr(r, k) for r in reports)
               for k in ("entries", "new_articles", "duplicates", "near_duplicates", "updated", "skipped")}
     totals["inputs"] = len(reports)

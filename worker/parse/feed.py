@@ -50,7 +50,7 @@ from worker.parse import fields, ids, jsonfeed
 
 __all__ = [
     "ENTITY_BUDGET_BYTES", "MAX_ELEMENTS", "MAX_OPEN_RUN", "MAX_REFERENCES",
-    "harden_xml", "parse_feed", "repair_utf8", "sniff_format",
+    "cap_entries", "harden_xml", "parse_feed", "repair_utf8", "sniff_format",
 ]
 
 ENTITY_BUDGET_BYTES = 1_000_000  # most bytes our substitution of DOCTYPE entities may add
@@ -585,3 +585,16 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None, *, fast: 
     feed = _parse_xml(harden_xml(body), url, content_type)
     feed.parser = "feedparser"
     return feed
+
+
+def cap_entries(parsed: ParsedFeed, limit: int) -> str | None:
+    """Keep the first ``limit`` entries of ``parsed`` in document order (feeds list their newest first, and the
+    order is the one thing every format states); returns the note to record when some were dropped, else None."""
+    total = len(parsed.entries)
+    if total <= limit:
+        return None
+    del parsed.entries[limit:]
+    note = (f"feed has {total} entries, only the first {limit} were read "
+            f"(WIREFEED_MAX_ENTRIES_PER_FEED={limit}; raise it if the feed is genuine)")
+    parsed.warnings.append(note)
+    return note
