@@ -105,3 +105,30 @@ def parse_summary(body: bytes, url: str, content_type: str | None = None) -> dic
     return {"parser": feed.parser, "entries": len(feed.entries), "title": (feed.meta.title or "")[:200],
             "longest_text": max(map(len, texts)), "warnings": feed.warnings[:5],
             "entry_titles": [(e.title or "")[:100] for e in feed.entries[:20]]}
+
+
+def summarize(target: str, *args: Any) -> dict[str, Any]:
+    """``target`` ("package.module:function") called with ``args``: the type, size and start of what it returned."""
+    import importlib
+
+    module, _, name = target.partition(":")
+    out = getattr(importlib.import_module(module), name)(*args)
+    text = "\n".join(map(str, out)) if isinstance(out, list) else str(out)
+    return {"type": type(out).__name__, "len": len(text), "head": text[:200]}
+
+
+def normalize_summary(title: str, summary: str, author: str, category: str, feed_title: str) -> dict[str, Any]:
+    """One entry with hostile fields through :func:`worker.normalize.entry.normalize_entries`."""
+    from datetime import UTC, datetime
+
+    from worker.models import FeedMeta, RawEntry
+    from worker.normalize.entry import normalize_entries
+
+    raw = RawEntry(guid="hostile-1", link="https://hostile.example.org/1", title=title, summary=summary,
+                   content="<p>Plain body text of the hostile entry about the harbour.</p>", authors=[author],
+                   categories=[category])
+    meta = FeedMeta(url="https://hostile.example.org/feed.xml", title=feed_title)
+    articles, skipped = normalize_entries([raw], meta, datetime(2026, 3, 2, tzinfo=UTC))
+    a = articles[0] if articles else None
+    return {"stored": len(articles), "skipped": skipped,
+            "lengths": {k: len(str(getattr(a, k) or "")) for k in ("title", "summary", "author")} if a else {}}

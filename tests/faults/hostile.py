@@ -161,3 +161,17 @@ def json_bad_numbers(huge_literal: bool = True) -> bytes:
 def many_json_items(n: int = 5000) -> bytes:
     """Issue 17 #6: one JSON Feed with ``n`` small items (1.3 MB gave 70,000 articles in one transaction)."""
     return json_feed([_json_item(i) for i in range(n)])
+
+
+def quadratic_fields() -> bytes:
+    """Issue 17 #2: fields whose clean-up was quadratic (a lazy ``.*?`` tried from every opener, an e-mail pattern
+    tried from every letter): a title of 40,000 ``<!--``, a summary of 40,000 ``<script>``, an 80 KB author."""
+    title = "&lt;!--" * 40_000
+    summary = "&lt;script&gt;" * 40_000
+    item = ("<item><title>" + title + "</title><link>https://hostile.example.org/item/1</link><guid>hostile-1</guid>"
+            "<pubDate>Mon, 02 Mar 2026 10:00:00 +0000</pubDate><author>" + "a" * 80_000 + "@</author>"
+            "<description>" + summary + "</description><content:encoded>&lt;p&gt;Body of the hostile item about the "
+            "harbour.&lt;/p&gt;</content:encoded></item>")
+    body = feed(item + _item(2))
+    return body.replace(b'<rss version="2.0">',
+                        b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">')

@@ -209,3 +209,52 @@ def test_feed_over_the_entry_cap_stores_the_first_entries_and_says_so(env, db_ur
         row = c.execute("SELECT outcome, entries_seen, error_message FROM feed_fetches WHERE id = %s",
                         (fetch_id,)).fetchone()
     assert row == ("modified", 300, rep.note) and "2001 entries, only the first 300" in rep.note, row
+
+
+# --- 2. no quadratic scan over attacker text: every input bounded, every comment/script cut in one pass ---------
+
+
+def _call(target: str, *args: object, cpu_s: float = 5.0) -> Cost:
+    cost = run_bounded("tests.bounded:summarize", target, *args, cpu_s=cpu_s, mem_mb=MEM_MB)
+    print(f"\n{target}: {cost}")
+    assert cost.finished and cost.error is None, cost  # before: killed by SIGXCPU (25 s, 45 s, ~4 s of CPU)
+    return cost
+
+
+def test_title_of_forty_thousand_comment_openers() -> None:
+    cost = _call("worker.normalize.html:clean_line", "<!--" * 40_000)
+    assert cost.result["len"] <= 1000, cost.result
+
+
+def test_summary_of_forty_thousand_script_openers() -> None:
+    cost = _call("worker.normalize.html:loose_html_to_paragraphs", "<script>" * 40_000 + "<p>after</p>")
+    assert cost.result["len"] > 0, cost.result  # unterminated openers are text, not a hidden rest
+
+
+def test_sniffing_a_megabyte_of_empty_processing_instructions() -> None:
+    cost = _call("worker.parse.feed:sniff_format", b"<??>" * 262_144, cpu_s=2.0)
+    assert cost.result["head"] == "empty", cost.result
+
+
+def test_entry_with_every_hostile_field_is_normalised_within_budget() -> None:
+    comments = "<!--" * 40_000
+    cost = run_bounded("tests.bounded:normalize_summary", comments, "<script>" * 40_000, "a" * 80_000 + "@",
+                       comments, comments, cpu_s=5.0, mem_mb=MEM_MB)
+    print(f"\n{cost}")
+    assert cost.finished and cost.error is None, cost
+    assert cost.result["stored"] == 1 and cost.result["lengths"]["author"] <= 500, cost.result
+
+
+def test_author_of_eighty_kilobytes_on_feedparsers_path() -> None:
+    cost = _parse(hostile.quadratic_fields())
+    assert cost.finished and cost.error is None, cost  # before: feedparser's e-mail pattern, ~23 s
+    assert cost.result["parser"] == "feedparser" and cost.result["entries"] == 2, cost.result
+
+
+def test_quadratic_fields_through_ingest(env, db_url, conn, tmp_path: Path) -> None:
+    run, b = ingest_beside_good(env, tmp_path, "quadratic_fields", hostile.quadratic_fields())
+    assert b["status"] == "ok" and b["new_articles"] == 2, b
+    rows = stored(db_url, "quadratic_fields")
+    assert all(len(r["title"]) <= 1000 and len(r["summary"] or "") <= 2000 for r in rows), rows
+    assert run.peak_mb < CLI_PEAK_MB, run
+    print(f"\nquadratic_fields: {run.seconds:.1f}s, peak RSS {run.peak_mb:.0f} MB")
