@@ -1,7 +1,7 @@
 """``python -m bench``: every scenario, one run, one report (``bench/RESULTS.md``) with the machine it ran on.
 
     python -m bench [--quick] [--only parse,naive,ingest,celery,memory,dedupe,normalize,fetch] [--out FILE]
-    python -m bench --only costs --base ../base     # issue 16: another checkout measured beside this one
+    python -m bench --only costs --base ../base     # another checkout measured beside this one
 
 Needs PostgreSQL (``WIREFEED_BENCH_ADMIN_URL``, default ``postgresql://127.0.0.1:5432/postgres``: a role that
 may create databases) and Redis (``REDIS_URL``, default ``redis://127.0.0.1:6379/0``; the benchmark claims a
@@ -38,7 +38,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "wirefeed-bench-data")
     ap.add_argument("--feeds", type=int, default=None, help="feeds in the main set (default 60, quick 8)")
     ap.add_argument("--memory-entries", type=int, default=None,
-                    help="entries of the memory run (default 100000, checkpoint at 10000, as issue 8 asks)")
+                    help="entries of the memory run (default 100000, checkpoint at 10000)")
     ap.add_argument("--checkpoint", type=int, default=None, help="memory checkpoint (default: a tenth of the run)")
     ap.add_argument("--dedupe-sizes", default=None, help="default 10000,100000,1000000")
     ap.add_argument("--pools", default=None, help="Celery prefork sizes (default 1,2,4)")
@@ -506,7 +506,7 @@ def render(r: dict[str, Any]) -> str:
                 f"({e}, {n:,}, {h:,})" for e, n, h in mm["samples"]) + "\n")
     if "dedupe" in r:
         dd = r["dedupe"]
-        w("## Near-duplicate lookup as the store grows (`bench/dedupe_bench.py`, issue 5)\n")
+        w("## Near-duplicate lookup as the store grows (`bench/dedupe_bench.py`)\n")
         if "error" in dd or dd.get("returncode"):
             w(f"Failed: `{dd.get('error') or dd.get('stderr')}`\n")
         else:
@@ -520,7 +520,7 @@ def render(r: dict[str, Any]) -> str:
             w(f"\n(the dedupe benchmark took {_f(dd['wall_s'])} s, most of it loading the synthetic rows)\n")
     if "normalize" in r:
         nn = r["normalize"]
-        w("## Normalise only (`bench/normalize_bench.py`, issue 4)\n")
+        w("## Normalise only (`bench/normalize_bench.py`)\n")
         if "error" in nn or not nn.get("sets"):
             w(f"Failed or no output: `{nn.get('error') or nn.get('stderr') or nn.get('output')}`\n")
         else:

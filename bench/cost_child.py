@@ -26,8 +26,8 @@ STAGES = (
     ("article_store", "known_entries"),
     ("", "normalize_entries"),
     ("article_store", "store_batch"),
-    ("", "assign_stories"),  # before issue 16: after the insert
-    ("", "decide_stories"),  # issue 16: before the insert (called inside store_batch)
+    ("", "assign_stories"),  # before the one-write change: after the insert
+    ("", "decide_stories"),  # before the insert (called inside store_batch)
     ("", "write_stories"),
     ("feed_store", "apply_update"),
     ("article_store", "notify_new"),

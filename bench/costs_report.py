@@ -1,4 +1,4 @@
-"""The report section of the ``costs`` scenario (issue 16): before and after, side by side, from one run."""
+"""The report section of the ``costs`` scenario: before and after, side by side, from one run."""
 
 from __future__ import annotations
 
@@ -80,10 +80,10 @@ def notes(c: dict[str, Any]) -> list[str]:
 
 def render(c: dict[str, Any]) -> str:
     if "error" in c:
-        return f"## Issue 16: the cost of a new article, before and after\n\nFailed: `{c['error']}`\n"
+        return f"## The cost of a new article, before and after\n\nFailed: `{c['error']}`\n"
     out: list[str] = []
     w = out.append
-    w("## Issue 16: the cost of a new article, before and after (`--only costs --base TREE`)\n")
+    w("## The cost of a new article, before and after (`--only costs --base TREE`)\n")
     w(f"Both trees measured in this run, alternating, on fresh databases migrated by each tree: before = "
       f"`{c['commits']['before']}` ({c['trees']['before']}), after = `{c['commits']['after']}` (this tree). "
       "CPU is the figure to trust on a shared machine; wall-clock rates move with the load average, which is "
@@ -97,7 +97,7 @@ def render(c: dict[str, Any]) -> str:
     w("")
     w("### Per new entry, by stage (pipeline in-process, the median of the runs by PostgreSQL CPU)\n")
     w("CPU of the Python process and of its PostgreSQL backend (`/proc/<pid>/stat`), in ms per new entry; each "
-      "stage timed exclusively (the story decision runs inside `store_batch` after issue 16 and is counted on "
+      "stage timed exclusively (the story decision runs inside `store_batch` (one write per row) and is counted on "
       "its own line).\n")
     w("| stage | before: Python | before: PostgreSQL | after: Python | after: PostgreSQL |")
     w("| --- | ---: | ---: | ---: | ---: |")

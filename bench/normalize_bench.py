@@ -10,7 +10,7 @@ fixed seed. Three numbers, entries per second:
   (the cheapest way we call it);
 - ``parse_feed``: our whole parse stage (hardening + feedparser + mapping to RawEntry);
 - ``normalise``: ``normalize_entries`` on the RawEntries already parsed (sanitise, text, URLs, dates,
-  language, boilerplate, hashes). Target (issue 4): normalise ≥ 3 × feedparser.
+  language, boilerplate, hashes). Target: normalise ≥ 3 × feedparser.
 """
 
 from __future__ import annotations

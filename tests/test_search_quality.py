@@ -1,4 +1,4 @@
-"""Search quality (issue 16): the documented search column answers a fixed set of consumer queries with the same
+"""Search quality: the documented search column answers a fixed set of consumer queries with the same
 articles as before the write path was made cheaper.
 
 A fixed selection of feeds from tests/data (the syndication fixtures and corpus feeds in nine languages, among
@@ -6,7 +6,7 @@ them articles of up to 70,000 characters) goes through the real ``wirefeed inges
 runs as a consumer would (docs/consumers.md: ``articles.search`` with ``websearch_to_tsquery``,
 ``phraseto_tsquery`` or a prefix ``to_tsquery`` in the language's configuration, or ``simple``). The expected
 hit sets are data: what main's ``articles.search`` (migration 0004, the full text of every article) returned
-for these queries before issue 16. Articles are named by canonical URL, or ``title:`` + title when they have
+for these queries before the one-write change. Articles are named by canonical URL, or ``title:`` + title when they have
 none. Words that occur only deep in long articles ("deep" queries) check that the whole text is still
 searched; the ranked queries check that the title still weighs more than the text.
 """

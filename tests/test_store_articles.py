@@ -50,7 +50,7 @@ def test_store_batch_leaves_the_commit_to_its_caller(conn: psycopg.Connection) -
 
 def test_a_new_article_row_is_written_once_with_its_story_and_cursor_number(conn: psycopg.Connection,
                                                                             settings: object) -> None:
-    """Issue 16: the pipeline decides a new row's story before inserting it and numbers it in the insert, so
+    """The pipeline decides a new row's story before inserting it and numbers it in the insert, so
     the row is never updated afterwards (each update would re-add its full-text and other index entries)."""
     from tests.conftest import CORPUS, FIXTURES
     from worker import pipeline

@@ -37,10 +37,11 @@ from worker.feed_state.decide import (
 )
 from worker.feed_state.model import Feed
 from worker.fetch.http import FetchOutcome, body_hash
+from worker.fetch.local import read_local_file
 from worker.models import Article, ParsedFeed, RawEntry
 from worker.normalize.entry import apply_learned_boilerplate, entry_hash, entry_key, normalize_entries
 from worker.ops.logs import get_logger
-from worker.parse.feed import parse_feed
+from worker.parse.feed import cap_entries, parse_feed
 from worker.pipeline_stories import StoryStep, decide_stories, write_stories
 from worker.settings import Settings
 from worker.store import articles as article_store
@@ -71,6 +72,8 @@ class IngestReport:
     skipped: int = 0
     skip_reasons: list[str] = field(default_factory=list)
     skip_kinds: dict[str, int] = field(default_factory=dict)  # reason (up to its first colon) -> entries
+    capped: int = 0  # entries past WIREFEED_MAX_ENTRIES_PER_FEED: not read (the first ones in document order are)
+    note: str | None = None  # what a person should know about a body that was ingested (entries over the cap)
     parser: str | None = None  # which parser read the body: "lxml" (fast path), "feedparser" or "jsonfeed"
     pages_wanted: int = 0  # page requests this batch made (worker.pipeline_pages)
     pages: dict[str, int] = field(default_factory=dict)  # outcome -> pages, when they ran in this process
@@ -191,6 +194,9 @@ def process_body(
             report.not_modified = True
             return report
         parsed = parse_feed(body, url, content_type)
+        total = len(parsed.entries)
+        report.note = cap_entries(parsed, settings.max_entries_per_feed)
+        report.capped = total - len(parsed.entries)
     except InputError as err:
         record_failure(conn, settings, feed_id, err, fetch_id=fetch_id)
         report.status, report.error, report.error_kind = "error", err.reason, err.kind
@@ -251,13 +257,14 @@ def process_body(
             report.updated = batch.updated
             report.near_duplicates = sum(1 for aid, _ in batch.new if story_of.get(aid, aid) != aid)
             if fetch_id:
-                fetch_store.set_entries(conn, fetch_id, seen=report.entries, new=report.new_articles)
+                fetch_store.set_entries(conn, fetch_id, seen=report.entries, new=report.new_articles,
+                                        error_message=report.note)
             meta = parsed.meta
             _apply(conn, settings, feed, Processed(
                 new_entries=len(batch.new), published=_dates(parsed), ttl_minutes=meta.ttl_minutes,
                 update_period_minutes=meta.update_period_minutes, cache_max_age=cache_max_age,
                 title=meta.title, site_url=meta.site_url, language=meta.language,
-                etag=etag, last_modified=last_modified, body_hash=bhash), now)
+                etag=etag, last_modified=last_modified, body_hash=bhash, note=report.note), now)
             article_store.notify_new(conn, feed_id, [(aid, story_of.get(aid)) for aid, _ in batch.new])
         undated = {entry_key(r) for r in changed if not (r.published or r.updated or r.dc_date)}
         report.pages_wanted = pipeline_pages.after_store(conn, settings, feed, [*batch.new, *batch.changed], undated,
@@ -277,12 +284,7 @@ def ingest_file(conn: psycopg.Connection, settings: Settings, path: Path, *, for
     url = file_url(path)
     report = IngestReport(input=str(path))
     try:
-        size = path.stat().st_size
-        if not path.is_file():
-            raise InputError(f"{path} is not a regular file")
-        check_size(size, settings.max_feed_bytes, f"file {path}")
-        with path.open("rb") as fh:
-            body = fh.read(settings.max_feed_bytes + 1)
+        body = read_local_file(path, settings.max_feed_bytes)
     except FileNotFoundError:
         report.status, report.error, report.error_kind = "error", f"no such file: {path}", "not_found"
         return report
@@ -340,10 +342,14 @@ def fetch_step(conn: psycopg.Connection, settings: Settings, feed_id: int, *, po
     url = feed.url
     if url.startswith("file://"):
         path = Path(url[len("file://"):])
+        failure: Failure | None = None
         try:
-            body = path.read_bytes()
+            body = read_local_file(path, settings.max_feed_bytes)
         except OSError as exc:
             failure = TransientFailure("io", f"cannot read {path}: {exc.strerror}")
+        except InputError as err:  # not a regular file, or over the size cap
+            failure = _failure_outcome(err)
+        if failure is not None:
             _fetch_failed(conn, settings, feed_id, failure, status=None, elapsed=0.0)
             report.status, report.error, report.error_kind = "error", failure.message, failure.kind
             return FetchStep(report)

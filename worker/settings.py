@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     redis_url: str = Field("redis://localhost:6379/0", alias="REDIS_URL")
     allow_private_addresses: bool = Field(False, alias="WIREFEED_ALLOW_PRIVATE_ADDRESSES")
     max_feed_bytes: int = Field(10 * 1024 * 1024, alias="WIREFEED_MAX_FEED_BYTES", gt=0)
+    # entries read from one body (the first ones in document order); the rest are ignored with a note
+    max_entries_per_feed: int = Field(1000, alias="WIREFEED_MAX_ENTRIES_PER_FEED", gt=0)
     log_format: Literal["json", "console"] | None = Field(None, alias="WIREFEED_LOG_FORMAT")
     log_level: str = Field("INFO", alias="WIREFEED_LOG_LEVEL")
 

@@ -1,4 +1,4 @@
-"""Issue 16, before and after in one run: the cost of a new article in two source trees side by side.
+"""Before and after in one run: the cost of a new article in two source trees side by side.
 
 ``before`` is another checkout of wirefeed (``--base``, e.g. ``git worktree add ../base <commit>`` with its own
 ``.venv``), ``after`` is this one. Each measurement runs once per tree, alternating (before, after, before,

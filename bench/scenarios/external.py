@@ -1,8 +1,8 @@
 """Scenarios owned by other modules' benchmarks, run as they are (child processes) and folded into the report:
 
-- ``bench.dedupe_bench`` (issue 5): near-duplicate lookup and whole story decision per article with 10k, 100k
+- ``bench.dedupe_bench``: near-duplicate lookup and whole story decision per article with 10k, 100k
   and 1M articles stored (synthetic rows loaded by COPY; its own scratch database);
-- ``bench.normalize_bench`` (issue 4): normalise-only rate beside feedparser on the shared corpus and on
+- ``bench.normalize_bench``: normalise-only rate beside feedparser on the shared corpus and on
   generated feeds.
 Their text output is kept verbatim in the report's appendix; the figures are read from it.
 """

@@ -106,3 +106,72 @@ def long_url() -> bytes:
 
 def not_xml() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20
+
+
+def commented_doctype_bomb(padding: int = 1_200_000) -> bytes:
+    """a comment holding ``<x>`` and ``<![CDATA[`` before a DOCTYPE of nested entities. A scanner that
+    takes the ``<x>`` for the root (and the CDATA for real) leaves the DOCTYPE to expat, which expands ``&l6;`` into a
+    100,000,000-character title; the padding before it keeps expat's amplification guard quiet."""
+    ents = '<!ENTITY l0 "' + "x" * 100 + '">' + "".join(
+        f'<!ENTITY l{i} "{("&l" + str(i - 1) + ";") * 10}">' for i in range(1, 7))
+    return (f'{HEAD}<!-- <x> <![CDATA[ --><!DOCTYPE rss [{ents}]><rss version="2.0"><channel>'
+            f"<description>{'p' * padding}</description><title>&l6;</title><link>https://hostile.example.org/</link>"
+            + _item(1) + _item(2) + "</channel></rss>\n").encode()
+
+
+def encoded_doctype_bomb() -> bytes:
+    """A DOCTYPE that only appears once the body is decoded as its declared UTF-7: in the raw bytes it sits inside a
+    comment (``+AC0ALQA+-`` decodes to ``-->``, and ``+ACY-`` to ``&``)."""
+    ents = '<!ENTITY l0 "' + "x" * 100 + '">' + "".join(
+        f'<!ENTITY l{i} "{("&l" + str(i - 1) + ";") * 10}">' for i in range(1, 7))
+    rest = (f'<!DOCTYPE rss [{ents}]><rss version="2.0"><channel><title>&l6;</title>'
+            f"<link>https://hostile.example.org/</link>{_item(1)}</channel></rss>\n")
+    utf7 = rest.encode().replace(b"+", b"+-").replace(b"&", b"+ACY-")  # "+" itself is written "+-"
+    root = utf7.index(b"<rss")
+    return b'<?xml version="1.0" encoding="utf-7"?><!-- +AC0ALQA+- ' + utf7[:root] + b" -->" + utf7[root:]
+
+
+def json_feed(items: list[str], extra: str = "") -> bytes:
+    """A JSON Feed 1.1 of raw item texts (each a JSON object written out, so it may hold odd literals)."""
+    return ('{"version": "https://jsonfeed.org/version/1.1", "title": "Hostile JSON feed",'
+            f' "home_page_url": "https://hostile.example.org/"{extra}, "items": [' + ", ".join(items) + "]}").encode()
+
+
+def _json_item(n: int, extra: str = "", ident: str | None = None) -> str:
+    return (f'{{"id": {ident if ident is not None else chr(34) + f"hostile-{n}" + chr(34)},'
+            f' "url": "https://hostile.example.org/item/{n}", "title": "Hostile JSON item {n} on the harbour budget",'
+            f' "content_text": "Text of hostile JSON item {n}: the council met about railway line {n * 7919}.",'
+            f' "date_published": "2026-03-02T10:00:00Z"{extra}}}')
+
+
+def json_bad_numbers(huge_literal: bool = True) -> bytes:
+    """numbers that made int() raise outside the per-item isolation, or made json refuse the body
+    (``huge_literal``: item 2's id is a 5,000-digit integer literal, else a string)."""
+    att = ', "attachments": [{{"url": "https://hostile.example.org/a{n}.mp3", "size_in_bytes": {size}}}]'
+    return json_feed([
+        _json_item(0, att.format(n=0, size='"\u00b2"')),  # isdigit() is true for a superscript two
+        _json_item(1, att.format(n=1, size='"' + "1" * 5000 + '"')),  # over int()'s 4300-digit limit
+        _json_item(2, ident="1" * 5000 if huge_literal else None),  # an integer literal json.loads refuses
+        _json_item(3, att.format(n=3, size="1e999")),  # a float that is infinite
+        _json_item(4, ', "tags": {"not": "a list"}, "authors": "nobody"'),  # fields of the wrong type
+        _json_item(5),
+    ])
+
+
+def many_json_items(n: int = 5000) -> bytes:
+    """one JSON Feed with ``n`` small items (1.3 MB gave 70,000 articles in one transaction)."""
+    return json_feed([_json_item(i) for i in range(n)])
+
+
+def quadratic_fields() -> bytes:
+    """fields whose clean-up was quadratic (a lazy ``.*?`` tried from every opener, an e-mail pattern
+    tried from every letter): a title of 40,000 ``<!--``, a summary of 40,000 ``<script>``, an 80 KB author."""
+    title = "&lt;!--" * 40_000
+    summary = "&lt;script&gt;" * 40_000
+    item = ("<item><title>" + title + "</title><link>https://hostile.example.org/item/1</link><guid>hostile-1</guid>"
+            "<pubDate>Mon, 02 Mar 2026 10:00:00 +0000</pubDate><author>" + "a" * 80_000 + "@</author>"
+            "<description>" + summary + "</description><content:encoded>&lt;p&gt;Body of the hostile item about the "
+            "harbour.&lt;/p&gt;</content:encoded></item>")
+    body = feed(item + _item(2))
+    return body.replace(b'<rss version="2.0">',
+                        b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">')

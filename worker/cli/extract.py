@@ -85,11 +85,16 @@ def _one(given: str, settings: Settings, fetchers: dict[str, _Fetcher]) -> dict[
 
     if given.startswith(("http://", "https://")):
         return _url(given, settings, fetchers)
+    from worker.errors import InputError
+    from worker.fetch.local import read_local_file
+
     path = Path(given)
     try:
-        data = path.read_bytes()
+        data = read_local_file(path, settings.max_page_bytes, setting="WIREFEED_MAX_PAGE_BYTES")
     except OSError as exc:
         return _error_doc(given, f"cannot read the file: {exc.strerror or exc}")
+    except InputError as err:
+        return _error_doc(given, err.reason)
     url = path.resolve().as_uri()
     try:
         result = extract_page(data, None)

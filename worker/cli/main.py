@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.cli.safe_text import terminal_safe as safe
-from worker.errors import ConfigError, WirefeedError
+from worker.errors import ConfigError, InputError, WirefeedError
 from worker.redaction import redact
 from worker.settings import Settings, load_settings
 
@@ -209,15 +209,16 @@ def cmd_reindex_stories(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_feeds_import(args: argparse.Namespace, settings: Settings) -> int:
+    from worker.fetch.local import read_local_file
     from worker.parse.opml import OpmlError, read_opml
     from worker.store import feeds as feed_store
 
     try:
-        outlines = read_opml(Path(args.file).read_bytes())
+        outlines = read_opml(read_local_file(Path(args.file), settings.max_feed_bytes))
     except OSError as exc:
         print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 1
-    except OpmlError as exc:
+    except (OpmlError, InputError) as exc:
         print(f"error: {args.file}: {safe(exc)}", file=sys.stderr)
         return 1
     added = existing = 0
@@ -331,6 +332,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             reports.append(rep)
             if rep.status != "ok":
                 print(f"error: {safe(redact(item))}: {safe(rep.error)}", file=sys.stderr)
+            elif rep.note:
+                print(f"note: {safe(redact(item))}: {safe(rep.note)}", file=sys.stderr)
     totals = {k: sum(getattr(r, k) for r in reports)
               for k in ("entries", "new_articles", "duplicates", "near_duplicates", "updated", "skipped")}
     totals["inputs"] = len(reports)

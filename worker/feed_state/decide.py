@@ -72,6 +72,7 @@ class Processed:
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None
+    note: str | None = None  # something the body lost that a person should know (entries over the cap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +160,7 @@ class FeedUpdate:
     poll_interval: int | None = None
     release_claim: bool = True  # the scheduler may claim the feed again
     fetched: bool = False  # last_fetched_at = now
-    succeeded: bool = False  # last_success_at = now; last error cleared
+    succeeded: bool = False  # last_success_at = now; last error cleared (replaced by error_message, a note, if set)
     new_entries: bool = False  # last_new_entry_at = now
     error_count: int | None = None
     hard_error_count: int | None = None
@@ -213,7 +214,8 @@ def decide(feed: Feed, outcome: Outcome, now: datetime, settings: Settings,
                 next_fetch_at=sched.at, poll_interval=sched.interval, fetched=True, succeeded=True,
                 new_entries=outcome.new_entries > 0, error_count=0, hard_error_count=0,
                 etag=outcome.etag, last_modified=outcome.last_modified, body_hash=outcome.body_hash,
-                title=feed_title(outcome.title), site_url=site_url(outcome.site_url), language=outcome.language)
+                title=feed_title(outcome.title), site_url=site_url(outcome.site_url), language=outcome.language,
+                error_kind="truncated" if outcome.note else None, error_message=outcome.note)
         case _:
             return _failed(feed, outcome, now, settings, rand)
 

@@ -1,4 +1,4 @@
--- 0012: the reader role reads exactly what docs/schema.md promises (issue 17).
+-- 0012: the reader role reads exactly what docs/schema.md promises.
 --
 -- 1. Column-level grants: wirefeed_reader keeps SELECT on the public columns of feeds, articles,
 --    article_sightings and article_pages, and loses it on their internal ones (validators, hashes, claims,

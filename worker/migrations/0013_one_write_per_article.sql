@@ -1,4 +1,4 @@
--- 0013: one write per new article row (issue 16).
+-- 0013: one write per new article row.
 --
 -- Until now a new article was written three times: the INSERT, then story_id (story assignment ran after the
 -- insert), then ingest_seq (numbered by the deferred trigger of 0004 at commit). Each write of a row is a new

@@ -29,6 +29,7 @@ _GUIDE_MATCH = 0.6  # share of the summary's words a paragraph must hold to be w
 _GUIDE_SHORT = 120  # lines before that paragraph go only when they are this short (datelines, kickers)
 _RECALL_RETRY = 200  # characters: a precise pass giving less is retried for recall
 # An agency photo/text credit glued to the end of the last paragraph: "… he said.(c)AFP/Aminu ABUBAKAR".
+_CREDIT_TAIL = 200  # characters at the end of the last paragraph searched for a trailing agency credit
 _TRAILING_CREDIT = re.compile(r"\s*(?:\(c\)|©)\s*(?:AFP|AP|Reuters|EFE|ANSA|DPA|Xinhua|Kyodo)\b[^\n]{0,60}$", re.I)
 
 
@@ -137,7 +138,8 @@ def clean_paragraphs(paragraphs: list[str], *, headlines: list[str], summary: st
         kept = [p for p in kept if text_key(p) not in site_blocks]
     cleaned = strip_boilerplate(kept, credit_name, page=True)
     paras = cleaned.paragraphs
-    if paras and (m := _TRAILING_CREDIT.search(paras[-1])) and m.start() > 0:
+    # the credit is in the last few dozen characters: searching only there keeps the scan short on any paragraph
+    if paras and (m := _TRAILING_CREDIT.search(paras[-1], max(0, len(paras[-1]) - _CREDIT_TAIL))) and m.start() > 0:
         removed.append(paras[-1][m.start():].strip())
         paras = [*paras[:-1], paras[-1][:m.start()]]
     return Body(paras, cleaned.credit, cleaned.signoff, removed + cleaned.removed)

@@ -10,9 +10,13 @@ Before feedparser sees a byte, :func:`harden_xml` makes the document safe and mo
 
 - UTF-16/32 bodies are transcoded to UTF-8 (so NUL bytes can be dropped safely) and NULs are removed;
   a UTF-8 body with a few invalid bytes keeps being read as UTF-8 (:func:`repair_utf8`);
-- the DOCTYPE and its internal subset are removed. Declared entities whose value is short plain text are
-  substituted by us under a total expansion budget (no "billion laughs", no 50 KB × 40,000 expansions);
-  external (SYSTEM/PUBLIC) and nested ones are dropped;
+- every DOCTYPE and its internal subset are removed, found where expat itself finds them (comments, PIs and
+  CDATA are read as expat reads them, so a ``<x>`` or ``<![CDATA[`` inside a comment hides nothing). Declared
+  entities whose value is short plain text are substituted by us under a total expansion budget (no "billion
+  laughs", no 50 KB × 40,000 expansions); external (SYSTEM/PUBLIC) and nested ones are dropped. Last, the body
+  is decoded and rewritten exactly as feedparser will (its own functions) and read by expat up to the root
+  element: a DOCTYPE still visible there (one hidden by an exotic declared encoding) refuses the body, so no
+  parser ever expands an entity we did not write;
 - character references to NUL, other C0 controls, lone surrogates (``&#xD800;``) or code points beyond
   U+10FFFF (which make feedparser raise) are dropped or replaced with U+FFFD;
 - well-known prefixes used without a declaration (``atom:link``, ``media:content``, ``dc:creator``) are
@@ -26,7 +30,9 @@ Before feedparser sees a byte, :func:`harden_xml` makes the document safe and mo
 
 from __future__ import annotations
 
+import contextlib
 import io
+import pyexpat
 import re
 import time
 from collections.abc import Callable
@@ -35,6 +41,8 @@ from html.entities import name2codepoint
 from typing import Any
 
 import feedparser
+from feedparser.encodings import convert_to_utf8
+from feedparser.sanitizer import replace_doctype
 
 from worker.errors import NEVER_SWALLOW, ParseError
 from worker.models import FeedMeta, ParsedFeed, RawEntry
@@ -42,7 +50,7 @@ from worker.parse import fields, ids, jsonfeed
 
 __all__ = [
     "ENTITY_BUDGET_BYTES", "MAX_ELEMENTS", "MAX_OPEN_RUN", "MAX_REFERENCES",
-    "harden_xml", "parse_feed", "repair_utf8", "sniff_format",
+    "cap_entries", "harden_xml", "parse_feed", "repair_utf8", "sniff_format",
 ]
 
 ENTITY_BUDGET_BYTES = 1_000_000  # most bytes our substitution of DOCTYPE entities may add
@@ -69,6 +77,7 @@ _FIX = re.compile(
 )
 _OPEN_RUN = re.compile(rb"(?:<[A-Za-z][^<>]{0,200}(?<!/)>\s{0,20}){%d}" % MAX_OPEN_RUN)
 _ROOT = re.compile(rb"<([A-Za-z_][\w.:\-]*)")
+_WS_RUN = re.compile(rb"[ \t\r\n]*")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.I)
 
 
@@ -186,20 +195,24 @@ def _sniff(head: bytes) -> str:
         return "json"
     if start[:1] != b"<":
         return "unknown"
-    prolog_end = 0
-    text = start
+    pos = 0  # one pass over the prolog by index: slicing the rest after each of 250,000 "<??>" was quadratic
     while True:
-        text = text[prolog_end:].lstrip(_WS)
-        prolog_end = 0
-        if text.startswith(b"<?"):
-            prolog_end = text.find(b"?>") + 2
-        elif text.startswith(b"<!--"):
-            prolog_end = text.find(b"-->") + 3
-        elif text[:9].upper() == b"<!DOCTYPE":
-            m = _DOCTYPE.match(text)
-            prolog_end = m.end() if m else 0
-        if prolog_end <= 2:
+        ws = _WS_RUN.match(start, pos)
+        pos = ws.end() if ws else pos
+        end = -1
+        if start.startswith(b"<?", pos):
+            end = start.find(b"?>", pos)
+            end = end + 2 if end >= 0 else -1
+        elif start.startswith(b"<!--", pos):
+            end = start.find(b"-->", pos)
+            end = end + 3 if end >= 0 else -1
+        elif start[pos : pos + 9].upper() == b"<!DOCTYPE":
+            m = _DOCTYPE.match(start, pos)
+            end = m.end() if m else -1
+        if end < 0:
             break
+        pos = end
+    text = start[pos:]
     m = _ROOT.match(text)
     if m is None:
         if not text.strip() or text.startswith(b"<!"):
@@ -258,6 +271,64 @@ def _fixer(safe: dict[bytes, bytes], dropped: set[bytes]) -> Callable[[re.Match[
     return fix
 
 
+class _PrologEnd(Exception):
+    """Raised from an expat handler: the DOCTYPE or the root element was reached."""
+
+
+MAX_DOCTYPES = 4  # DOCTYPE declarations stripped from one body before it is refused
+
+
+def _expat_prolog(body: bytes, encoding: str | None) -> tuple[int | None, int | None]:
+    """(byte offset of the DOCTYPE expat finds, byte offset of the root element), reading only up to the first of
+    them: expat stops in the handler, before it reads an internal subset. (None, None) when expat finds neither
+    (malformed before the root: then no expat run on these bytes reaches a DOCTYPE either)."""
+    parser = pyexpat.ParserCreate(encoding)
+    found: list[int | None] = [None, None]
+
+    def doctype(*_: Any) -> None:  # called after "<!DOCTYPE name", before the subset is read
+        found[0] = body.rfind(b"<!DOCTYPE", 0, parser.CurrentByteIndex + 1)
+        raise _PrologEnd
+
+    def root(*_: Any) -> None:
+        found[1] = parser.CurrentByteIndex
+        raise _PrologEnd
+
+    parser.StartDoctypeDeclHandler = doctype
+    parser.StartElementHandler = root
+    with contextlib.suppress(_PrologEnd, pyexpat.ExpatError):
+        parser.Parse(body, True)
+    return found[0], found[1]
+
+
+def _expat_encoding(body: bytes) -> str:
+    """UTF-8 when ``body`` is, else ISO-8859-1 (one byte, one character: the markup is where the bytes say)."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "iso-8859-1"
+    return "utf-8"
+
+
+def _strip_doctypes(body: bytes) -> tuple[bytes, dict[bytes, bytes], set[bytes], int | None]:
+    """``body`` without any DOCTYPE expat would read, the entities they declared (safe, dropped), and the offset
+    of the root element (None when expat does not reach one)."""
+    safe: dict[bytes, bytes] = {}
+    dropped: set[bytes] = set()
+    encoding = _expat_encoding(body)
+    for _ in range(MAX_DOCTYPES + 1):
+        at, root = _expat_prolog(body, encoding)
+        if at is None:
+            return body, safe, dropped, root
+        m = _DOCTYPE.match(body, at) if at >= 0 else None
+        if m is None:
+            raise ParseError("unterminated or unreadable DOCTYPE declaration")
+        more_safe, more_dropped = _doctype_entities(m.group(0))
+        safe.update(more_safe)
+        dropped |= more_dropped
+        body = body[: m.start()] + body[m.end() :]
+    raise ParseError(f"more than {MAX_DOCTYPES} DOCTYPE declarations")
+
+
 def harden_xml(body: bytes) -> bytes:
     """``body`` made safe for feedparser (see the module docstring); raises ParseError for bombs."""
     body = _to_utf8(body)
@@ -265,22 +336,14 @@ def harden_xml(body: bytes) -> bytes:
         body = body.replace(b"\x00", b"")
     safe: dict[bytes, bytes] = {}
     dropped: set[bytes] = set()
-    root = _ROOT.search(body)
-    prolog_end = root.start() if root else len(body)
-    if b"<!" in body[:prolog_end] and re.search(rb"<!DOCTYPE", body[:prolog_end], re.I):
-        start = re.search(rb"<!DOCTYPE", body, re.I)
-        assert start is not None
-        m = _DOCTYPE.match(body, start.start())
-        if m is None:
-            raise ParseError("unterminated DOCTYPE declaration")
-        safe, dropped = _doctype_entities(m.group(0))
-        body = body[: m.start()] + body[m.end() :]
+    if b"<!DOCTYPE" in body:
+        body, safe, dropped, _ = _strip_doctypes(body)
     refs = body.count(b"&")
     if refs > MAX_REFERENCES:
         raise ParseError(f"too many entity references for one feed ({refs}; the limit is {MAX_REFERENCES})")
     if refs:
         body = _fix_outside_cdata(body, _fixer(safe, dropped))
-    root = _ROOT.search(body)
+    root = _root(body)
     if root is not None:
         body = _declare_known_prefixes(body, root)
     lt = body.count(b"<")
@@ -292,23 +355,74 @@ def harden_xml(body: bytes) -> bytes:
     return body
 
 
+def _root(body: bytes) -> re.Match[bytes] | None:
+    """The root element's opening ``<name``: where expat finds it, else (malformed prolog) the first one."""
+    _, at = _expat_prolog(body, _expat_encoding(body))
+    if at is not None:
+        m = _ROOT.match(body, at)
+        if m is not None:
+            return m
+    return _ROOT.search(body)
+
+
+def _no_dtd_for_expat(body: bytes, headers: dict[str, str]) -> None:
+    """Refuse ``body`` if feedparser's expat would still read a DOCTYPE in it: the bytes are decoded and rewritten
+    by feedparser's own functions (as :func:`feedparser.parse` does), then read by expat up to the root."""
+    converted = convert_to_utf8(headers, body, {})
+    _version, rewritten, _entities = replace_doctype(converted)
+    if b"<!DOCTYPE" in rewritten and _expat_prolog(rewritten, None)[0] is not None:
+        raise ParseError("a DOCTYPE declaration that could not be removed (hidden by the declared encoding?)")
+
+
 def _fix_outside_cdata(body: bytes, fix: Callable[[re.Match[bytes]], bytes]) -> bytes:
-    """Apply the reference fixes to ``body`` except inside CDATA sections (whose ``&`` is literal text)."""
-    if b"<![CDATA[" not in body:
+    """Apply the reference fixes to ``body`` except inside CDATA sections (whose ``&`` is literal text) and
+    comments (which expat never expands; a ``<![CDATA[`` inside a comment starts nothing). One linear scan."""
+    if b"<![CDATA[" not in body and b"<!--" not in body:
         return _FIX.sub(fix, body)
     out: list[bytes] = []
     pos = 0
-    while pos < len(body):
-        start = body.find(b"<![CDATA[", pos)
+    n = len(body)
+    cdata = comment = -2  # next known occurrences (found again only once passed: the scan stays linear)
+    while pos < n:
+        if -1 != cdata < pos:
+            cdata = body.find(b"<![CDATA[", pos)
+        if -1 != comment < pos:
+            comment = body.find(b"<!--", pos)
+        if comment >= 0 and (cdata < 0 or comment < cdata):
+            start, closer = comment, b"-->"
+        else:
+            start, closer = cdata, b"]]>"
         segment = body[pos:] if start < 0 else body[pos:start]
         out.append(_FIX.sub(fix, segment) if b"&" in segment else segment)
         if start < 0:
             break
-        end = body.find(b"]]>", start + 9)
-        end = len(body) if end < 0 else end + 3
+        end = body.find(closer, start + 4)
+        end = n if end < 0 else end + len(closer)
         out.append(body[start:end])
         pos = end
     return b"".join(out)
+
+
+# --- feedparser's own regular expressions ----------------------------------------------------------------
+
+MAX_AUTHOR_CHARS = 1000  # an author text longer than this is cut before feedparser looks for an e-mail in it
+
+_feedparser_sync_author = feedparser.mixin._FeedParserMixin._sync_author_detail
+
+
+def _sync_author_bounded(self: Any, key: str = "author") -> None:
+    """feedparser's ``_sync_author_detail`` on an author text cut to :data:`MAX_AUTHOR_CHARS`: its e-mail pattern
+    (``[a-zA-Z0-9_.+-]+@…``) is tried from every character of a run, so 40 KB of letters cost 5.7 s. No author
+    name is that long; the normaliser keeps 500 characters of it anyway."""
+    context = self._get_context()
+    value = context.get(key)
+    if isinstance(value, str) and len(value) > MAX_AUTHOR_CHARS:
+        context[key] = value[:MAX_AUTHOR_CHARS]
+    _feedparser_sync_author(self, key)
+
+
+# feedparser offers no hook for this; the method is replaced once, for every parser class that inherits it.
+feedparser.mixin._FeedParserMixin._sync_author_detail = _sync_author_bounded  # type: ignore[method-assign]
 
 
 # --- feedparser result → model -----------------------------------------------------------------------
@@ -420,6 +534,7 @@ def _parse_xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
     charset = _CHARSET.search(content_type or "")
     if charset:
         headers["content-type"] = f"application/xml; charset={charset.group(1)}"
+    _no_dtd_for_expat(body, headers)
     try:
         result = feedparser.parse(
             io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False
@@ -497,3 +612,16 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None, *, fast: 
     feed = _parse_xml(harden_xml(body), url, content_type)
     feed.parser = "feedparser"
     return feed
+
+
+def cap_entries(parsed: ParsedFeed, limit: int) -> str | None:
+    """Keep the first ``limit`` entries of ``parsed`` in document order (feeds list their newest first, and the
+    order is the one thing every format states); returns the note to record when some were dropped, else None."""
+    total = len(parsed.entries)
+    if total <= limit:
+        return None
+    del parsed.entries[limit:]
+    note = (f"feed has {total} entries, only the first {limit} were read "
+            f"(WIREFEED_MAX_ENTRIES_PER_FEED={limit}; raise it if the feed is genuine)")
+    parsed.warnings.append(note)
+    return note

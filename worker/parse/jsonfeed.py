@@ -4,19 +4,27 @@ feedparser 6 cannot read JSON Feed; this module yields the same entry model the 
 ``content_html`` (else ``content_text``) is the body, ``summary`` the summary, ``date_published`` /
 ``date_modified`` the raw dates, ``authors`` (1.1) or ``author`` (1.0) the authors, ``tags`` the categories,
 ``attachments`` the enclosures, ``external_url`` the source link, ``language`` the item/feed language (1.1).
+
+Every item is read on its own: a field of the wrong type or an unreadable number (``"²"``, a digit string longer
+than Python converts) drops that field; an item that still fails is dropped with a warning, never the feed.
+Integer literals longer than :data:`MAX_INT_DIGITS` are kept as their text (``json`` would refuse the whole
+document).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from worker.errors import ParseError
+from worker.errors import NEVER_SWALLOW, ParseError
 from worker.models import FeedMeta, ParsedFeed, RawEntry
 
 __all__ = ["parse_json_feed"]
 
 MAX_DEPTH_BYTES = 64  # a JSON nesting run this deep (``[[[[…``) is refused before json.loads recurses
+MAX_INT_DIGITS = 64  # a longer integer literal stays text (int() of thousands of digits is slow or refused)
 
 
 def _s(value: Any) -> str | None:
@@ -28,13 +36,20 @@ def _s(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
+    """A size: a JSON number or a string of ASCII digits in 0 .. 10**15 - 1, else None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)) and 0 <= value < 10**15:
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, str):
+        digits = value.strip()
+        if 0 < len(digits) <= 15 and digits.isascii() and digits.isdigit():  # isdigit() alone accepts "²"
+            return int(digits)
     return None
+
+
+def _json_int(literal: str) -> int | str:
+    return int(literal) if len(literal) <= MAX_INT_DIGITS else literal
 
 
 def _list(value: Any) -> list[Any]:
@@ -58,10 +73,11 @@ def _decode(body: bytes) -> Any:
     if b"[" * MAX_DEPTH_BYTES in body or b"{" * MAX_DEPTH_BYTES in body:
         raise ParseError("JSON nested too deeply")
     try:
-        return json.loads(body, strict=False)  # strict=False: raw control characters inside strings
+        # strict=False: raw control characters inside strings
+        return json.loads(body, strict=False, parse_int=_json_int)
     except UnicodeDecodeError:
         try:
-            return json.loads(body.decode("utf-8", errors="replace"), strict=False)
+            return json.loads(body.decode("utf-8", errors="replace"), strict=False, parse_int=_json_int)
         except (ValueError, RecursionError) as exc:
             raise ParseError(f"invalid JSON: {exc}") from None
     except RecursionError:
@@ -112,12 +128,12 @@ def _json_feed(doc: dict[str, Any], url: str) -> ParsedFeed:
     if not base.startswith(("http://", "https://")):
         base = url
     warnings: list[str] = []
-    entries = []
+    entries: list[RawEntry] = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             warnings.append(f"item {i} is not an object")
             continue
-        entries.append(_json_feed_item(item, base, feed_lang))
+        _isolated(i, partial(_json_feed_item, item, base, feed_lang), entries, warnings)
     meta = FeedMeta(
         url=url,
         title=_s(doc.get("title")),
@@ -126,6 +142,16 @@ def _json_feed(doc: dict[str, Any], url: str) -> ParsedFeed:
         format=fmt,
     )
     return ParsedFeed(meta=meta, entries=entries, warnings=warnings)
+
+
+def _isolated(i: int, read: Callable[[], RawEntry], entries: list[RawEntry], warnings: list[str]) -> None:
+    """``read()`` appended to ``entries``; an item it fails on is dropped with a warning (the feed goes on)."""
+    try:
+        entries.append(read())
+    except NEVER_SWALLOW:
+        raise
+    except Exception as exc:
+        warnings.append(f"item {i} dropped at parse: {type(exc).__name__}: {str(exc)[:200]}")
 
 
 def _listify(value: Any) -> list[Any]:
@@ -138,24 +164,11 @@ def _rss_in_json(doc: dict[str, Any], url: str) -> ParsedFeed:
     channel = doc["rss"].get("channel") if isinstance(doc["rss"], dict) else None
     if not isinstance(channel, dict):
         raise ParseError("RSS-in-JSON document without a channel")
-    entries = []
-    for item in _listify(channel.get("item")):
-        if not isinstance(item, dict):
-            continue
-        guid = item.get("guid")
-        guid = _s(guid.get("#value")) if isinstance(guid, dict) else _s(guid)
-        entries.append(
-            RawEntry(
-                guid=guid,
-                link=_s(item.get("link")),
-                title=_s(item.get("title")),
-                summary=_s(item.get("description")),
-                published=_s(item.get("pubDate")),
-                authors=[a for a in (_s(item.get("author")),) if a],
-                categories=[c for c in (_s(x) for x in _listify(item.get("category"))) if c],
-                base_url=url,
-            )
-        )
+    entries: list[RawEntry] = []
+    warnings: list[str] = []
+    for i, item in enumerate(_listify(channel.get("item"))):
+        if isinstance(item, dict):
+            _isolated(i, partial(_rss_in_json_item, item, url), entries, warnings)
     meta = FeedMeta(
         url=url,
         title=_s(channel.get("title")),
@@ -163,7 +176,22 @@ def _rss_in_json(doc: dict[str, Any], url: str) -> ParsedFeed:
         language=_s(channel.get("language")),
         format="rss-in-json",
     )
-    return ParsedFeed(meta=meta, entries=entries)
+    return ParsedFeed(meta=meta, entries=entries, warnings=warnings)
+
+
+def _rss_in_json_item(item: dict[str, Any], url: str) -> RawEntry:
+    guid = item.get("guid")
+    guid = _s(guid.get("#value")) if isinstance(guid, dict) else _s(guid)
+    return RawEntry(
+        guid=guid,
+        link=_s(item.get("link")),
+        title=_s(item.get("title")),
+        summary=_s(item.get("description")),
+        published=_s(item.get("pubDate")),
+        authors=[a for a in (_s(item.get("author")),) if a],
+        categories=[c for c in (_s(x) for x in _listify(item.get("category"))) if c],
+        base_url=url,
+    )
 
 
 def parse_json_feed(body: bytes, url: str) -> ParsedFeed:

@@ -149,8 +149,8 @@ def apply_update(conn: psycopg.Connection, feed_id: int, update: FeedUpdate) -> 
                claimed_by = CASE WHEN %(release)s THEN NULL ELSE claimed_by END,
                error_count = coalesce(%(errors)s, error_count),
                hard_error_count = coalesce(%(hard)s, hard_error_count),
-               last_error = CASE WHEN %(ok)s THEN NULL ELSE coalesce(%(error)s, last_error) END,
-               last_error_kind = CASE WHEN %(ok)s THEN NULL ELSE coalesce(%(kind)s, last_error_kind) END,
+               last_error = CASE WHEN %(ok)s THEN %(error)s ELSE coalesce(%(error)s, last_error) END,
+               last_error_kind = CASE WHEN %(ok)s THEN %(kind)s ELSE coalesce(%(kind)s, last_error_kind) END,
                last_error_at = CASE WHEN %(error)s::text IS NOT NULL THEN now() ELSE last_error_at END,
                disabled_at = CASE WHEN %(disable)s::text IS NOT NULL THEN coalesce(disabled_at, now())
                                   ELSE disabled_at END,

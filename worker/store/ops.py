@@ -80,7 +80,7 @@ def top_errors(conn: psycopg.Connection, limit: int = 5) -> list[ErrorKind]:
         """SELECT coalesce(last_error_kind, CASE WHEN disabled_at IS NOT NULL THEN 'disabled' END, 'error'),
                   count(*),
                   (array_agg(coalesce(last_error, disabled_reason) ORDER BY last_error_at DESC NULLS LAST))[1]
-           FROM feeds WHERE error_count > 0 OR disabled_at IS NOT NULL
+           FROM feeds WHERE error_count > 0 OR disabled_at IS NOT NULL OR last_error_kind = 'truncated'
            GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s""",
         (limit,),
     ).fetchall()
