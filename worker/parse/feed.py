@@ -47,6 +47,7 @@ from feedparser.sanitizer import replace_doctype
 from worker.errors import NEVER_SWALLOW, ParseError
 from worker.models import FeedMeta, ParsedFeed, RawEntry
 from worker.parse import fields, ids, jsonfeed
+from worker.parse.limits import MAX_ELEMENTS, MAX_REFERENCES
 
 __all__ = [
     "ENTITY_BUDGET_BYTES", "MAX_ELEMENTS", "MAX_OPEN_RUN", "MAX_REFERENCES",
@@ -56,8 +57,6 @@ __all__ = [
 ENTITY_BUDGET_BYTES = 1_000_000  # most bytes our substitution of DOCTYPE entities may add
 MAX_ENTITY_VALUE = 512  # longest entity value we substitute; longer ones are dropped
 MAX_OPEN_RUN = 256  # consecutive nested opening tags we accept
-MAX_ELEMENTS = 500_000  # tags in one body: feedparser spends ~3 µs per element, so this bounds it to ~1.5 s
-MAX_REFERENCES = 2_000_000  # "&" in one body: each is a parser event (~2 µs); a legitimate 10 MB feed has < 1M
 
 _PREDEFINED = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
 _HTML_ENTITIES = {k.encode("ascii"): f"&#{v};".encode("ascii") for k, v in name2codepoint.items()}

@@ -40,6 +40,7 @@ from lxml import etree
 from worker.errors import NEVER_SWALLOW
 from worker.models import FeedMeta, ParsedFeed, RawEntry
 from worker.parse import fields
+from worker.parse.limits import MAX_ELEMENTS, MAX_REFERENCES
 
 __all__ = ["Decline", "parse_fast", "parse_fast_or_reason"]
 
@@ -318,8 +319,6 @@ def _utc(year: int, month: int, day: int, hh: int, mm: int, ss: int, offset_minu
 
 def _check_bytes(body: bytes, content_type: str | None) -> bytes:
     """``body`` without a UTF-8 BOM once it is known to be plain UTF-8 (or ASCII) within the limits."""
-    from worker.parse.feed import MAX_ELEMENTS, MAX_REFERENCES
-
     if body.startswith(b"\xef\xbb\xbf"):
         body = body[3:]
     head = body[:1024].lstrip()
