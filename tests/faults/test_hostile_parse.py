@@ -110,6 +110,10 @@ def test_file_feed_that_is_not_a_bounded_regular_file_is_refused(kind: str, env,
     good.write_bytes(rss(4242, 3))
     run = ingest(env, tmp_path, bad, good)  # both become file:// feeds
     ids = [run.input(p.name)["feed_id"] for p in (bad, good)]
+    # ingest leaves its file feeds disabled (ingest-only); the hostile case is a row enabled by hand in SQL,
+    # which the fetch path then reads through the same bounded reader
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute("UPDATE feeds SET disabled_at = NULL, disabled_reason = NULL WHERE id = ANY(%s)", (ids,))
     bad.unlink()
     if kind == "dev_zero":
         bad.symlink_to("/dev/zero")
