@@ -210,14 +210,7 @@ FROM articles a LEFT JOIN article_pages p ON p.article_id = a.id
 LEFT JOIN feeds f ON f.id = coalesce(p.feed_id, a.feed_id)
 WHERE a.id = %s
 """
-_FACTS_LOCKED = """
-SELECT a.id, a.url, a.title, a.summary, a.content_text, a.content_html, a.author, a.publisher, a.syndicator,
-       a.language, a.published_at, f.title, coalesce(p.feed_undated, false), a.content_hash
-FROM articles a LEFT JOIN article_pages p ON p.article_id = a.id
-LEFT JOIN feeds f ON f.id = coalesce(p.feed_id, a.feed_id)
-WHERE a.id = %s
-FOR UPDATE OF a
-"""
+_FACTS_LOCKED = _FACTS + "FOR UPDATE OF a\n"
 
 
 def facts(conn: psycopg.Connection, article_id: int, *, lock: bool = False) -> ArticleFacts | None:
