@@ -149,3 +149,41 @@ def test_whole_fetch_worker_killed_claims_given_back(env, db_url, redis_url, con
             ids.append(feed_store.add_feed(add, srv.url("/feed.xml")).feed_id)
         feeds = FeedSet(Path("."), ids, 200)
         _kill_whole_worker("fetch", feeds, env, db_url, redis_url, procs)
+
+
+def test_a_message_received_but_not_started_is_given_back_when_its_worker_dies(
+        env, db_url, redis_url, conn, tmp_path, procs) -> None:
+    """A claim follows its message: the worker that receives a message names itself in the claim before the task
+    starts. Here the message waits out a countdown on the worker (as a busy host's wait does; a prefetched
+    message waiting for a free pool child is the same), the worker is SIGKILLed, and the claim comes back with
+    the dead worker's, instead of naming the live sender until the claim timeout (600 s)."""
+    from celery import Celery
+
+    from worker.store import feeds as feed_store
+    from worker.store import workers
+
+    feeds = make_feeds(db_url, tmp_path / "feeds", count=1, items=5)
+    (fid,) = feeds.ids
+    victim = procs["fetch"](fault_env(env), name="victim")
+    victim.wait_ready()
+    with psycopg.connect(db_url, autocommit=True) as c:
+        sender = "00000000-0000-4000-8000-00000000beef"  # the scheduler's worker, alive throughout
+        workers.heartbeat(c, sender, name="sender@h", hostname="h", pid=1, queues=["fetch"])
+        ((_, claim),) = feed_store.claim_ids(c, [fid], claim_seconds=600)
+        assert workers.take_feed_claim(c, fid, claim, sender)
+        producer = Celery("receipt-producer", broker=redis_url)
+        producer.send_task("wirefeed.fetch_feed", args=(fid,), kwargs={"claim": claim}, queue="fetch",
+                           countdown=600)
+        wait_until(lambda: scalar(db_url, HELD_BY, ("fault-victim-fetch-%",)) == 1, timeout=30, interval=0.05)
+        assert scalar(db_url, "SELECT count(*) FROM task_attempts") == 0  # received, not started
+        victim.kill_group()
+
+        def given_back() -> list[int]:
+            workers.heartbeat(c, sender, name="sender@h", hostname="h", pid=1, queues=["fetch"])
+            return workers.give_back_dead(c, dead_after=20).feeds
+
+        back = wait_until(given_back, timeout=60, interval=1.0)
+        assert back == [fid]
+        held = c.execute("SELECT claimed_until, claimed_by FROM feeds WHERE id = %s", (fid,)).fetchone()
+        assert held == (None, None)  # due again at once: the scheduler's next tick claims and sends it
+        assert workers.alive(c, dead_after=20) == ["sender@h"]

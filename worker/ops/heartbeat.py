@@ -6,6 +6,12 @@ prefork pool forks: the children inherit it) and a daemon thread there writes it
 this id (:func:`worker.store.workers.take_feed_claim`); the scheduler gives back the claims of a worker silent
 for ``WIREFEED_WORKER_DEAD_SECONDS`` (:func:`worker.store.workers.give_back_dead`). A clean stop deletes the row.
 The whole group killed at once (SIGKILL, a lost machine) simply stops the beats.
+
+A claim follows its message: the worker that *receives* a message names itself in the message's claim at once
+(:func:`own_on_receipt`, from Celery's ``task_received`` in the worker's main process), before the task starts.
+Otherwise a message this worker holds but has not started (prefetched, waiting for a free pool child, or
+waiting out a countdown) would leave the claim naming the live worker that sent it, and a SIGKILL here would
+lose the feed until the claim timeout instead of the dead-worker delay.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import contextlib
 import os
 import socket
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -28,6 +35,12 @@ log = get_logger("wirefeed.heartbeat")
 
 _worker_id: str | None = None
 _beater: _Beater | None = None
+_receipts: _Receipts | None = None
+RECEIPT_PAUSE_S = 10.0  # after PostgreSQL failed a receipt: receive without owning for this long
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else repr(exc)
 
 
 def worker_id() -> str | None:
@@ -55,7 +68,7 @@ class _Beater(threading.Thread):
             worker_store.heartbeat(self.conn, self.wid, **self.row)
         except psycopg.Error as exc:
             if not self.failing:
-                log.warning("worker_heartbeat_failed", error=str(exc).splitlines()[0] if str(exc) else repr(exc))
+                log.warning("worker_heartbeat_failed", error=_first_line(exc))
             self.failing = True
             self._close()
             return False
@@ -83,14 +96,56 @@ class _Beater(threading.Thread):
                             application_name="wirefeed-heartbeat") as conn:
                 worker_store.forget(conn, self.wid)
         except psycopg.Error as exc:
-            log.warning("worker_heartbeat_forget_failed", error=str(exc).splitlines()[0] if str(exc) else repr(exc))
+            log.warning("worker_heartbeat_forget_failed", error=_first_line(exc))
         self._close()
+
+
+class _Receipts:
+    """The main process's connection for :func:`own_on_receipt` (one thread: Celery's consumer)."""
+
+    def __init__(self, settings: Settings, wid: str) -> None:
+        self.settings = settings
+        self.wid = wid
+        self.conn: psycopg.Connection | None = None
+        self.paused_until = 0.0
+
+    def own(self, kind: str, key: int, claim: int) -> bool:
+        if time.monotonic() < self.paused_until:
+            return False
+        try:
+            if self.conn is None or self.conn.closed:
+                self.conn = db.connect(self.settings.database_url, settings=self.settings, autocommit=True,
+                                       application_name="wirefeed-receipts")
+            if kind == "feed":
+                return worker_store.take_feed_claim(self.conn, key, claim, self.wid)
+            worker_store.take_page_claim(self.conn, key, claim, self.wid)
+            return True
+        except psycopg.Error as exc:
+            # Never hold up the consumer: the task takes its claim again when it starts.
+            log.warning("claim_receipt_failed", error=_first_line(exc),
+                        paused_s=RECEIPT_PAUSE_S)
+            self.paused_until = time.monotonic() + RECEIPT_PAUSE_S
+            with contextlib.suppress(Exception):
+                if self.conn is not None:
+                    self.conn.close()
+            self.conn = None
+            return False
+
+
+def own_on_receipt(kind: str, key: int, claim: int) -> bool:
+    """A message about feed (``kind`` "feed") or article page ("page") ``key`` under claim number ``claim`` has
+    just been received by this worker: its claim now names this worker. False outside a worker, when the claim
+    moved on (the task will skip it), or when PostgreSQL could not be reached (then the task's own start
+    takes the claim, as before)."""
+    if _receipts is None:
+        return False
+    return _receipts.own(kind, key, claim)
 
 
 def start(settings: Settings, name: str, queues: list[str]) -> str:
     """Make this worker's id, write its first heartbeat now (its tasks start only after this returns, so
     every claim they take names a worker with a row), then keep beating in a thread."""
-    global _worker_id, _beater
+    global _worker_id, _beater, _receipts
     wid = str(uuid.uuid4())
     beater = _Beater(settings, wid, name, queues)
     registered = beater.beat()
@@ -98,13 +153,17 @@ def start(settings: Settings, name: str, queues: list[str]) -> str:
     if registered:
         log.info("worker_registered", worker=name, worker_id=wid, heartbeat_s=settings.worker_heartbeat,
                  dead_after_s=settings.worker_dead_after)
-    _worker_id, _beater = wid, beater
+    _worker_id, _beater, _receipts = wid, beater, _Receipts(settings, wid)
     beater.start()
     return wid
 
 
 def stop() -> None:
-    global _beater
+    global _beater, _receipts
     if _beater is not None:
         _beater.stop()
         _beater = None
+    if _receipts is not None and _receipts.conn is not None:
+        with contextlib.suppress(Exception):
+            _receipts.conn.close()
+    _receipts = None

@@ -34,7 +34,7 @@ import psycopg
 import structlog
 from celery import Task, signals
 
-from worker import pipeline, retry
+from worker import deadline, pipeline, retry
 from worker.errors import WirefeedError
 from worker.fetch.politeness import HostPoliteness
 from worker.ops import heartbeat, telemetry
@@ -67,6 +67,20 @@ def _after_fork(**_: Any) -> None:
     forget_pools()
 
 
+@signals.task_received.connect
+def _own_claim_on_receipt(request: Any = None, **_: Any) -> None:
+    """The claim of a message this worker just received names this worker (``heartbeat.own_on_receipt``)."""
+    claim_of = getattr(getattr(request, "task", None), "claim_of", None)
+    if claim_of is None:
+        return
+    try:
+        found = claim_of(tuple(request.args or ()), dict(request.kwargs or {}))
+    except Exception:  # a malformed message: the task itself reports it
+        return
+    if found is not None:
+        heartbeat.own_on_receipt(*found)
+
+
 @dataclass(frozen=True, slots=True)
 class Wait:
     """The work's host is busy: come back in ``seconds`` (not a failure, not an attempt)."""
@@ -96,13 +110,21 @@ class WirefeedTask(Task):
     def log_context(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         return {}
 
+    def soft_limit(self) -> float | None:
+        """This run's soft time limit in seconds (the message's own, else the task's, else the app's)."""
+        limits = getattr(self.request, "timelimit", None) or (None, None)
+        soft = limits[1] if len(limits) > 1 else None
+        return soft or self.soft_time_limit or self.app.conf.task_soft_time_limit or None
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(task_id=self.request.id, task=self.name,
                                                **self.log_context(args, kwargs))
+        due = deadline.start(self.soft_limit())
         try:
             return super().__call__(*args, **kwargs)
         finally:
+            deadline.end(due)
             structlog.contextvars.clear_contextvars()
 
     def with_connection(self, work: Callable[[psycopg.Connection], Any]) -> Any:
@@ -125,6 +147,15 @@ class FeedTask(WirefeedTask):
 
     def log_context(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         return {"feed_id": kwargs.get("feed_id", args[0] if args else None)}
+
+    @staticmethod
+    def claim_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, int, int] | None:
+        """("feed", feed id, claim number) of a message's arguments; None when it carries no claim."""
+        claim = kwargs.get("claim")
+        feed_id = kwargs.get("feed_id", args[0] if args else None)
+        if isinstance(claim, int) and isinstance(feed_id, int):
+            return "feed", feed_id, claim
+        return None
 
     def finished(self, report: IngestReport) -> None:
         """Tell operators (one log event, the metrics)."""
@@ -253,6 +284,15 @@ class PageTask(WirefeedTask):
 
     def log_context(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         return {"article_id": kwargs.get("article_id", args[0] if args else None)}
+
+    @staticmethod
+    def claim_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, int, int] | None:
+        """("page", article id, claim number) of a message's arguments."""
+        article_id = kwargs.get("article_id", args[0] if args else None)
+        claim = kwargs.get("claim", args[1] if len(args) > 1 else None)
+        if isinstance(claim, int) and isinstance(article_id, int):
+            return "page", article_id, claim
+        return None
 
     def _fetcher_pair(self) -> tuple[HostPoliteness, Any]:
         """One per process (created on first use, after fork): politeness shared with feed fetches, robots.txt."""
