@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import psycopg
 
-from worker import pipeline_pages
+from worker import deadline, pipeline_pages
 from worker.errors import FetchError, HostBusy, InputError, WirefeedError, check_size
 from worker.feed_state.decide import (
     Failure,
@@ -204,6 +204,7 @@ def process_body(
     finally:
         report.duration_s = round(time.perf_counter() - started, 4)
 
+    deadline.check("normalising")  # a soft limit that fired inside the parser may have been swallowed there
     report.parser = parsed.parser or None
     keyed = _dedupe_keys(parsed.entries)
     report.entries = len(parsed.entries)
@@ -230,6 +231,7 @@ def process_body(
         learned = apply_learned_boilerplate(articles, known_boilerplate)
         if learned != known_boilerplate:
             feed_store.set_boilerplate_keys(conn, feed_id, learned)
+        deadline.check("storing")
         report.skipped = len(skipped)
         report.skip_reasons = [f"{key}: {reason}" for key, reason in skipped][:20]
         for _key, reason in skipped:
