@@ -108,6 +108,9 @@ def compose_stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
         yield s
     finally:
         try:
+            keep = os.environ.get("WIREFEED_TEST_COMPOSE_LOG")  # the whole stack's log, kept for a post-mortem
+            if keep:
+                Path(keep).write_text(project.run("logs", "--no-color", "-t", check=False, timeout=120).stdout)
             if request.session.testsfailed > failed_before:
                 print(project.run("ps", check=False).stdout)
                 print("\n".join(project.run("logs", "--no-color", "--tail", "40", check=False,

@@ -232,6 +232,12 @@ class Project:
     def logs(self) -> str:
         return self.run("logs", "--no-color", timeout=120).stdout
 
+    def service_logs(self, service: str) -> str:
+        """One service's whole log (stdout and stderr), through the engine: quick, where a compose CLI call
+        costs a Python start-up and grows with every service's log."""
+        r = _run(["docker", "logs", self.container(service)], check=True, timeout=60)
+        return r.stdout + r.stderr
+
 
 def wait_until(what: str, probe: Callable[[], tuple[bool, Any]], timeout: float, interval: float = 1.0) -> Any:
     """Poll ``probe()`` (``(done, detail)``) until done; fail naming ``what`` and the last detail seen."""

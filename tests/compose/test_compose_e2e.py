@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -96,12 +97,22 @@ def kill_mid_run(s: Stack, service: str, ready: Any, timeout: float = 180) -> in
     return at_kill
 
 
+SCHEDULER = "worker-fetch"  # the worker that runs beat's schedule tasks (and logs the give-back)
+GIVEN_BACK = re.compile(r'\{[^{}]*"event": "dead_workers_claims_given_back"[^{}]*\}')
+
+
 def assert_given_back(s: Stack, node: str) -> None:
-    """Beat's tick gave back the claims of the killed worker (``node``: its Celery name's start): its feeds came
-    back through its stopped heartbeats, not through the claim timeout (600 s, the default here)."""
-    events = [json.loads(line[line.index("{"):]) for line in s.project.logs().splitlines()
-              if '"dead_workers_claims_given_back"' in line]
-    assert any(w.startswith(node) for e in events for w in e["workers"]), events
+    """Beat's tick forgot the killed worker (``node``: its Celery name's start) and gave back the claims it held:
+    its feeds came back through its stopped heartbeats, not through the claim timeout (600 s, the default here).
+    Waited for: the items may all have landed before the dead time (20 s) ran out, when the killed tasks were
+    past their commit."""
+
+    def given_back() -> tuple[bool, Any]:
+        # the event found anywhere in a line: stdout and stderr interleave, so other text may share its line
+        events = [json.loads(m.group(0)) for m in GIVEN_BACK.finditer(s.project.service_logs(SCHEDULER))]
+        return any(w.startswith(node) for e in events for w in e["workers"]), events
+
+    stack.wait_until(f"beat to give back the claims of {node}", given_back, 120, interval=2.0)
 
 
 def http_get(url: str, auth: tuple[str, str] | None = None) -> tuple[int, bytes]:
