@@ -195,6 +195,26 @@ def test_feeds_add_never_prints_or_subscribes_a_hostile_href(env, db_url: str) -
     assert scalar(db_url, "SELECT count(*) FROM feeds WHERE url ~ '[[:cntrl:]]'") == 0
 
 
+def test_feed_urls_are_printed_without_their_credentials(env, db_url: str) -> None:
+    """A feed URL may carry a password or a token: the operator's commands print it redacted (the stored row
+    keeps it, since the fetcher needs it)."""
+    truncate_all(db_url)
+    url = "https://reader:s3cretFeedPw@feeds.example/news.xml?token=t0kenS3cret&lang=en"
+
+    def run(*args: str) -> str:
+        r = subprocess.run([str(WIREFEED), *args], env={**env, "COLUMNS": "1000"}, capture_output=True, timeout=60,
+                           cwd=run_dir())
+        assert r.returncode == 0, r.stderr.decode()[-2000:]
+        return (r.stdout + r.stderr).decode()
+
+    added = run("feeds", "add", "--no-discover", url)
+    listed = run("feeds", "list")
+    for out in (added, listed):
+        assert "s3cretFeedPw" not in out and "t0kenS3cret" not in out, out
+        assert "https://reader:***@feeds.example/news.xml?token=***&lang=en" in out, out
+    assert scalar(db_url, "SELECT count(*) FROM feeds WHERE url = %s", (url,)) == 1
+
+
 def test_a_brotli_bomb_through_ingest_is_refused_at_the_cap(env, tmp_path: Path) -> None:
     """A loopback server sends 256 MB of zeros as ~250 bytes of brotli: the real command refuses it as too
     large, the feed records why, and the process never holds much more than the cap."""

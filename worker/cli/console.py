@@ -20,6 +20,7 @@ from rich.text import Text
 
 from worker.cli.safe_text import terminal_safe
 from worker.feed_state.model import Feed
+from worker.redaction import redact
 
 T = TypeVar("T")
 
@@ -74,7 +75,8 @@ def feeds_table(rows: Iterable[Feed]) -> None:
             state, reason = plain("failing", "yellow"), r.last_error or ""
         else:
             state, reason = plain("ok", "green"), ""
-        name = Text.assemble(plain(r.title), "\n", plain(r.url, "dim")) if r.title else plain(r.url)
+        url = redact(r.url)  # a feed URL may carry credentials (user:password@, ?token=)
+        name = Text.assemble(plain(r.title), "\n", plain(url, "dim")) if r.title else plain(url)
         table.add_row(str(r.id), state, name, _ago(r.last_fetched_at),
                       "-" if r.disabled_at else _ago(r.next_fetch_at), str(r.error_count), plain(reason))
     Console().print(table)

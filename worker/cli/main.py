@@ -73,7 +73,7 @@ def cmd_feeds_add(args: argparse.Namespace, settings: Settings) -> int:
 
     url = args.url.strip()
     if not url.startswith(("http://", "https://")):
-        print(f"error: {url!r} is not an http(s) URL", file=sys.stderr)
+        print(f"error: {safe(redact(url))!r} is not an http(s) URL", file=sys.stderr)
         return 1
     with _connect(settings) as conn:
         _require_schema(conn)
@@ -84,13 +84,14 @@ def cmd_feeds_add(args: argparse.Namespace, settings: Settings) -> int:
 
             sub = resolve_subscription(url, settings)  # an HTML page: subscribe the feed it links to
             if sub.discovered_from:
-                print(f"found feed {safe(sub.url)} on {safe(url)}")  # an href from the page: printed as text
+                # an href from the page: printed as text
+                print(f"found feed {safe(redact(sub.url))} on {safe(redact(url))}")
             elif sub.note:
                 print(f"note: {safe(sub.note)}", file=sys.stderr)
             url = sub.url
         with conn.transaction():
             res = feed_store.add_feed(conn, url, args.name, poll_interval=settings.default_interval)
-    print(f"{'added' if res.created else 'already subscribed'}: feed {res.feed_id} {safe(url)}")
+    print(f"{'added' if res.created else 'already subscribed'}: feed {res.feed_id} {safe(redact(url))}")
     return 0
 
 
