@@ -20,3 +20,17 @@ def test_ordinary_text_is_unchanged() -> None:
     text = "Café — «Nachrichten» 東京 عربي [bold]not markup[/] 100%"
     assert terminal_safe(text) == text
     assert terminal_safe(42) == "42"
+
+
+def test_json_safe_escapes_what_a_terminal_acts_on_and_keeps_the_document() -> None:
+    import json
+
+    from worker.cli.safe_text import json_safe
+
+    doc = {"title": "Story \u202egnp.exe \x9b2J \x1b]0;t\x07 Ūdre 東京", "n": 1}
+    raw = json.dumps(doc, ensure_ascii=False)
+    assert "\u202e" in raw and "\x9b" in raw  # what ensure_ascii=False lets through
+    out = json_safe(raw)
+    assert not any(0x7F <= ord(c) < 0xA0 or c == "\u202e" or ord(c) < 0x20 for c in out), out
+    assert json.loads(out) == doc  # the same document, escaped
+    assert "Ūdre 東京" in out  # readable text stays as it is

@@ -215,6 +215,24 @@ def test_feed_urls_are_printed_without_their_credentials(env, db_url: str) -> No
     assert scalar(db_url, "SELECT count(*) FROM feeds WHERE url = %s", (url,)) == 1
 
 
+def test_extract_json_prints_no_terminal_controls(env, tmp_path: Path) -> None:
+    """``extract --json`` keeps non-ASCII text readable and writes C1 and bidi controls as JSON escapes."""
+    page = tmp_path / "hostile.html"
+    title = "Story \u202egnp.exe \x9b2J done"
+    page.write_text(f"<html><head><title>{title}</title><meta property='og:title' content='{title}'></head><body>"
+                    f"<article><h1>{title}</h1>"
+                    + "".join(f"<p>Ūdre wrote paragraph {n} about the meeting in Riga, where {n * 7} delegates "
+                              f"discussed item {n} of the agenda at some length.</p>" for n in range(12))
+                    + "</article></body></html>", encoding="utf-8")
+    r = subprocess.run([str(WIREFEED), "extract", "--json", str(page)], env={**env, "WIREFEED_FETCH_PAGES": "never"},
+                       capture_output=True, timeout=60, cwd=run_dir())
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    _assert_printed_as_text(r.stdout, "\\u202egnp.exe", "Ūdre")
+    assert "\x9b".encode() not in r.stdout
+    doc = json.loads(r.stdout)
+    assert "\u202egnp.exe" in doc["title"]  # the data itself is unchanged
+
+
 def test_a_brotli_bomb_through_ingest_is_refused_at_the_cap(env, tmp_path: Path) -> None:
     """A loopback server sends 256 MB of zeros as ~250 bytes of brotli: the real command refuses it as too
     large, the feed records why, and the process never holds much more than the cap."""

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from worker.cli.safe_text import json_safe
 from worker.cli.safe_text import terminal_safe as safe
 from worker.settings import Settings
 
@@ -124,7 +125,7 @@ def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
             failed += 1
             print(f"error: {safe(given)}: {safe(doc['error'])}", file=sys.stderr)
         if args.json:
-            sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            sys.stdout.write(json_safe(json.dumps(doc, ensure_ascii=False)) + "\n")
         elif doc["error"] is None:
             _print_human(doc)
     return 1 if failed else 0

@@ -15,3 +15,13 @@ def terminal_safe(value: object, *, multiline: bool = False) -> str:
     """``value`` as a string that prints as itself: control and bidi characters escaped (``\\x1b``, ``\\u202e``).
     ``multiline`` keeps newlines and tabs (an article's text); otherwise they are escaped too."""
     return str(value).translate(_ESCAPES_MULTILINE if multiline else _ESCAPES)
+
+
+# JSON escapes C0 itself; what it passes raw with ensure_ascii=False: DEL, C1 and the bidi controls
+_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in _UNSAFE if c >= 0x7F}
+
+
+def json_safe(document: str) -> str:
+    """A JSON text (from ``json.dumps(..., ensure_ascii=False)``) with DEL, C1 and bidi controls written as
+    ``\\uXXXX`` escapes: the same document once parsed, and nothing a terminal acts on when printed."""
+    return document.translate(_JSON_ESCAPES)
