@@ -50,3 +50,17 @@ def test_session_options_come_from_settings() -> None:
 
     tight = defaults().model_copy(update={"db_statement_timeout": 1.5, "db_lock_timeout": 0.25})
     assert "-c statement_timeout=1500 " in session_options(tight) and "-c lock_timeout=250 " in session_options(tight)
+
+
+def test_a_redis_password_as_a_query_parameter_is_refused_with_the_form_that_works() -> None:
+    """kombu cannot read ?password= (a TypeError at the first connection): the setting names the fix instead,
+    and never the password."""
+    r = subprocess.run([sys.executable, "-m", "worker.cli.main", "health"],
+                       env={"PATH": "/usr/bin:/bin", "REDIS_URL": "redis://cache.internal:6379/0?password=s3cretQ"},
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    (line,) = r.stderr.strip().splitlines()
+    assert "REDIS_URL" in line and "password cannot be a query parameter" in line and "user info" in line, line
+    assert "s3cretQ" not in line
+    assert Settings.model_validate({"REDIS_URL": "redis://:s3cret@cache.internal:6379/0"}).redis_url.startswith(
+        "redis://:s3cret@")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import urllib.parse
 from functools import lru_cache
 from typing import Literal
 
@@ -137,6 +138,12 @@ class Settings(BaseSettings):
     def _redis_url(cls, v: str) -> str:
         if not v.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(v).query)
+        given = sorted(k for k in query if k.lower() in ("password", "username"))
+        if given:  # kombu (Celery's Redis transport) fails on them with a TypeError at the first connection
+            raise ValueError(f"{' and '.join(given)} cannot be a query parameter here (Celery's Redis transport "
+                             "cannot read it): write it in the URL's user info, before the host and an @ sign, "
+                             "as the README's REDIS_URL row shows")
         return v
 
     @property
