@@ -60,6 +60,8 @@ class ParsedFeed:
     warnings: list[str] = field(default_factory=list)
     # Which parser read it: "lxml" (worker.parse.lxml_reader), "feedparser" or "jsonfeed"; "" when not recorded.
     parser: str = ""
+    # Entries past the reader's ``max_entries``, counted and never read (JSON Feed: each would cost memory).
+    unread: int = 0
 
 
 @dataclass(slots=True)

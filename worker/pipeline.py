@@ -193,8 +193,8 @@ def process_body(
                     fetch_store.set_entries(conn, fetch_id, seen=0, new=0, not_modified_by="hash")
             report.not_modified = True
             return report
-        parsed = parse_feed(body, url, content_type)
-        total = len(parsed.entries)
+        parsed = parse_feed(body, url, content_type, max_entries=settings.max_entries_per_feed)
+        total = len(parsed.entries) + parsed.unread
         report.note = cap_entries(parsed, settings.max_entries_per_feed)
         report.capped = total - len(parsed.entries)
     except InputError as err:

@@ -163,6 +163,19 @@ def many_json_items(n: int = 5000) -> bytes:
     return json_feed([_json_item(i) for i in range(n)])
 
 
+def tiny_json_items(size: int = 10_000_000) -> bytes:
+    """a JSON Feed of ``size`` bytes (the feed cap) made of the smallest items, ``{"id":"N"}`` with no blanks:
+    ~630,000 of them, the most Python objects a body under the cap can become."""
+    head = b'{"version":"https://jsonfeed.org/version/1.1","title":"Tiny items","items":['
+    items, total, n = [], len(head) + 2, 0
+    while total < size - 20:
+        item = f'{{"id":"{n}"}}'
+        items.append(item)
+        total += len(item) + 1
+        n += 1
+    return head + ",".join(items).encode() + b"]}"
+
+
 def quadratic_fields() -> bytes:
     """fields whose clean-up was quadratic (a lazy ``.*?`` tried from every opener, an e-mail pattern
     tried from every letter): a title of 40,000 ``<!--``, a summary of 40,000 ``<script>``, an 80 KB author."""

@@ -249,6 +249,25 @@ def test_entry_with_every_hostile_field_is_normalised_within_budget() -> None:
     assert cost.result["stored"] == 1 and cost.result["lengths"]["author"] <= 500, cost.result
 
 
+def test_json_feed_items_past_the_cap_are_counted_not_read() -> None:
+    from worker.parse.jsonfeed import parse_json_feed
+
+    parsed = parse_json_feed(hostile.many_json_items(50), "https://hostile.example.org/feed.json", max_entries=20)
+    assert [e.guid for e in parsed.entries] == [f"hostile-{i}" for i in range(20)] and parsed.unread == 30
+
+
+def test_a_feed_cap_of_tiny_json_items_stays_within_the_memory_budget(env, db_url, conn, tmp_path: Path) -> None:
+    """10 MB of the smallest JSON Feed items: only the first WIREFEED_MAX_ENTRIES_PER_FEED become entries (before:
+    all ~630,000 were read and then cut, peak ~490 MB)."""
+    body = hostile.tiny_json_items()
+    run, b = ingest_beside_good(env, tmp_path, "tiny_json_items", body)
+    total = body.count(b'{"id":"')
+    assert b["status"] == "ok" and b["entries"] == 1000 and b["capped"] == total - 1000, b
+    assert f"{total} entries, only the first 1000" in b["note"]
+    assert run.peak_mb < CLI_PEAK_MB, run
+    print(f"\ntiny_json_items ({total} items): {run.seconds:.1f}s, peak RSS {run.peak_mb:.0f} MB")
+
+
 def test_author_of_eighty_kilobytes_on_feedparsers_path() -> None:
     cost = _parse(hostile.quadratic_fields())
     assert cost.finished and cost.error is None, cost  # before: feedparser's e-mail pattern, ~23 s

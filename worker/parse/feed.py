@@ -579,17 +579,19 @@ def _parse_xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
     return ParsedFeed(meta=meta, entries=raws, warnings=warnings)
 
 
-def parse_feed(body: bytes, url: str, content_type: str | None = None, *, fast: bool = True) -> ParsedFeed:
+def parse_feed(body: bytes, url: str, content_type: str | None = None, *, fast: bool = True,
+               max_entries: int | None = None) -> ParsedFeed:
     """Parse a feed body. Raises :class:`ParseError` (one-line reason) when it is not a feed at all.
 
     A well-formed UTF-8 RSS 2.0 / Atom 1.0 body is read by :mod:`worker.parse.lxml_reader` (lxml) unless it declines;
-    everything else, and everything when ``fast`` is false, by feedparser."""
+    everything else, and everything when ``fast`` is false, by feedparser. ``max_entries``: a JSON Feed's items
+    past this many are counted (``unread``), not read; :func:`cap_entries` then cuts every format alike."""
     if not body or not body.strip(b"\xef\xbb\xbf" + _WS + b"\x00"):
         raise ParseError("empty body")
     body = _to_utf8(body)
     kind = sniff_format(body)
     if kind == "json":
-        feed = jsonfeed.parse_json_feed(body, url)
+        feed = jsonfeed.parse_json_feed(body, url, max_entries=max_entries)
         feed.parser = "jsonfeed"
         return feed
     if kind == "empty":
@@ -616,7 +618,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None, *, fast: 
 def cap_entries(parsed: ParsedFeed, limit: int) -> str | None:
     """Keep the first ``limit`` entries of ``parsed`` in document order (feeds list their newest first, and the
     order is the one thing every format states); returns the note to record when some were dropped, else None."""
-    total = len(parsed.entries)
+    total = len(parsed.entries) + parsed.unread
     if total <= limit:
         return None
     del parsed.entries[limit:]

@@ -117,7 +117,7 @@ def _json_feed_item(item: dict[str, Any], base: str, feed_lang: str | None) -> R
     )
 
 
-def _json_feed(doc: dict[str, Any], url: str) -> ParsedFeed:
+def _json_feed(doc: dict[str, Any], url: str, max_entries: int | None = None) -> ParsedFeed:
     items = doc.get("items")
     if not isinstance(items, list):
         raise ParseError("JSON Feed without an items list")
@@ -129,7 +129,11 @@ def _json_feed(doc: dict[str, Any], url: str) -> ParsedFeed:
         base = url
     warnings: list[str] = []
     entries: list[RawEntry] = []
+    unread = 0
     for i, item in enumerate(items):
+        if max_entries is not None and len(entries) >= max_entries:
+            unread = len(items) - i  # counted, not read: a read entry costs several times its JSON object
+            break
         if not isinstance(item, dict):
             warnings.append(f"item {i} is not an object")
             continue
@@ -141,7 +145,7 @@ def _json_feed(doc: dict[str, Any], url: str) -> ParsedFeed:
         language=feed_lang,
         format=fmt,
     )
-    return ParsedFeed(meta=meta, entries=entries, warnings=warnings)
+    return ParsedFeed(meta=meta, entries=entries, warnings=warnings, unread=unread)
 
 
 def _isolated(i: int, read: Callable[[], RawEntry], entries: list[RawEntry], warnings: list[str]) -> None:
@@ -194,18 +198,19 @@ def _rss_in_json_item(item: dict[str, Any], url: str) -> RawEntry:
     )
 
 
-def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
-    """Parse a JSON Feed (or RSS-in-JSON) body; ParseError when it is JSON but not a feed."""
+def parse_json_feed(body: bytes, url: str, *, max_entries: int | None = None) -> ParsedFeed:
+    """Parse a JSON Feed (or RSS-in-JSON) body; ParseError when it is JSON but not a feed. A JSON Feed's items
+    past ``max_entries`` are counted (``unread``), not read."""
     doc = _decode(body)
     if not isinstance(doc, dict):
         raise ParseError("JSON document is not a feed (top level is not an object)")
     version = doc.get("version")
     if isinstance(version, str) and "jsonfeed.org" in version:
-        return _json_feed(doc, url)
+        return _json_feed(doc, url, max_entries)
     if "rss" in doc:
         return _rss_in_json(doc, url)
     if isinstance(doc.get("items"), list) and ("version" in doc or "title" in doc or "home_page_url" in doc):
-        parsed = _json_feed(doc, url)
+        parsed = _json_feed(doc, url, max_entries)
         parsed.warnings.append("JSON Feed without a jsonfeed.org version; read as 1.0")
         return parsed
     raise ParseError("JSON document is not a JSON Feed (no jsonfeed.org version)")
