@@ -29,17 +29,19 @@ def plain(value: object, style: str = "") -> Text:
     return Text(terminal_safe(value), style=style)
 
 
-def _ago(ts: datetime | None) -> str:
+def ago(ts: datetime | None) -> str:
+    """How long ago (or, for a future time, how soon) ``ts`` is: "5m ago", "in 2h", "never"."""
     if ts is None:
         return "never"
     secs = (datetime.now(UTC) - ts).total_seconds()
     if secs < 0:
         secs = -secs
-        return f"in {_span(secs)}"
-    return f"{_span(secs)} ago"
+        return f"in {span(secs)}"
+    return f"{span(secs)} ago"
 
 
-def _span(secs: float) -> str:
+def span(secs: float) -> str:
+    """A duration in its largest sensible unit: "45s", "12m", "3h", "2d"."""
     if secs < 90:
         return f"{int(secs)}s"
     if secs < 5400:
@@ -77,6 +79,6 @@ def feeds_table(rows: Iterable[Feed]) -> None:
             state, reason = plain("ok", "green"), ""
         url = redact(r.url)  # a feed URL may carry credentials (user:password@, ?token=)
         name = Text.assemble(plain(r.title), "\n", plain(url, "dim")) if r.title else plain(url)
-        table.add_row(str(r.id), state, name, _ago(r.last_fetched_at),
-                      "-" if r.disabled_at else _ago(r.next_fetch_at), str(r.error_count), plain(reason))
+        table.add_row(str(r.id), state, name, ago(r.last_fetched_at),
+                      "-" if r.disabled_at else ago(r.next_fetch_at), str(r.error_count), plain(reason))
     Console().print(table)

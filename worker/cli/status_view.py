@@ -10,11 +10,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from worker.cli.console import _ago, _span, plain
+from worker.cli.console import ago, plain, span
 
 
 def _age(iso: str | None) -> str:
-    return f"{iso[:19].replace('T', ' ')} UTC ({_ago(datetime.fromisoformat(iso))})" if iso else "never"
+    return f"{iso[:19].replace('T', ' ')} UTC ({ago(datetime.fromisoformat(iso))})" if iso else "never"
 
 
 def render_status(doc: dict[str, Any]) -> None:
@@ -32,13 +32,13 @@ def render_status(doc: dict[str, Any]) -> None:
         t.add_row("queues", ", ".join(f"{q}: {n} waiting" for q, n in doc["queues"].items())
                   + f"; {doc['in_flight']} in flight")
         b = doc["beat"]
-        t.add_row("beat", f"last tick {_span(b['age_seconds'])} ago" if b["age_seconds"] is not None
+        t.add_row("beat", f"last tick {span(b['age_seconds'])} ago" if b["age_seconds"] is not None
                   else "[yellow]no heartbeat[/yellow]")
     if "feeds" in doc:
         f = doc["feeds"]
         t.add_row("feeds", f"{f['total']} total: [green]{f['healthy']} healthy[/green], "
                            f"[yellow]{f['backing_off']} backing off[/yellow], [red]{f['disabled']} disabled[/red]")
-        t.add_row("due now", f"{f['due']} (most overdue waits {_span(f['scheduler_lag_seconds'])})")
+        t.add_row("due now", f"{f['due']} (most overdue waits {span(f['scheduler_lag_seconds'])})")
         a = doc["articles"]
         t.add_row("articles", f"{a['total']} total, {a['last_hour']} in the last hour, {a['last_day']} in the last day")
         t.add_row("last ingest", _age(a["last_ingest_at"]))
