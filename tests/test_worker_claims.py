@@ -38,7 +38,8 @@ def test_only_the_dead_workers_claims_are_given_back_and_old_messages_are_stale(
     _claim(conn, unknown, None)
     # held by a worker whose row is gone (it stopped cleanly while its claim was still stamped)
     conn.execute("UPDATE feeds SET claimed_by = %s WHERE id = %s", (str(uuid.uuid4()), unknown))
-    # a worker with no row yet cannot stamp: its claim stays nobody's (only the claim's expiry frees that)
+    # a worker with no row yet cannot stamp: its claim stays nobody's (the claim's expiry frees it, or the
+    # unreceived give-back, once the queues are empty)
     ((_, late),) = feed_store.claim_ids(conn, [due], claim_seconds=600)
     assert workers.take_feed_claim(conn, due, late, str(uuid.uuid4())) is True
     assert conn.execute("SELECT claimed_by FROM feeds WHERE id = %s", (due,)).fetchone()[0] is None
@@ -49,16 +50,44 @@ def test_only_the_dead_workers_claims_are_given_back_and_old_messages_are_stale(
     assert workers.alive(conn, dead_after=20) == ["alive@h"]
     # the scheduler's claim right after: the given-back feed and the due one, under new numbers; never the
     # live worker's feed nor the queued one
-    claimed = dict(feed_store.claim_due(conn, limit=10, claim_seconds=600, worker_id=alive))
+    claimed = dict(feed_store.claim_due(conn, limit=10, claim_seconds=600))
     assert sorted(claimed) == sorted([orphaned, unknown, due])
     assert claimed[orphaned] == old + 1
+    # the new claims name nobody until a worker receives their message
+    fresh = conn.execute("SELECT count(*) FROM feeds WHERE id = ANY(%s) AND claimed_by IS NULL "
+                         "AND claim_sent_at > now() - interval '5 seconds'", (list(claimed),)).fetchone()
+    assert fresh == (3,)
     # the dead worker's message, delivered late, finds its claim moved on; the new one takes it
     assert workers.take_feed_claim(conn, orphaned, old, alive) is False
-    assert workers.take_feed_claim(conn, orphaned, claimed[orphaned], alive) is True
+    for feed_id, claim in claimed.items():
+        assert workers.take_feed_claim(conn, feed_id, claim, alive) is True
     # a second give-back finds nothing more: the live worker keeps its claims however long they run
     assert workers.give_back_dead(conn, dead_after=20).feeds == []
     held = conn.execute("SELECT id FROM feeds WHERE claimed_by = %s ORDER BY id", (alive,)).fetchall()
     assert [r[0] for r in held] == sorted([running, orphaned, unknown, due])
+
+
+def test_a_claim_whose_message_no_worker_received_is_given_back_once_the_queues_are_empty(conn) -> None:
+    """A claim names no worker from its send to its receipt. Sent long ago and still nobody's: its message was
+    taken from the queue by a worker killed before it named itself (the caller checks that the queues are
+    empty), so it is given back; a fresh one, or one a worker received, is not."""
+    ids = [feed_store.add_feed(conn, f"https://claims.example.org/u{n}.xml").feed_id for n in range(4)]
+    lost, fresh, received, handed = ids
+    alive = _worker(conn, "alive@h")
+    claims = dict(feed_store.claim_ids(conn, ids, claim_seconds=600))
+    conn.execute("UPDATE feeds SET claim_sent_at = now() - interval '30 seconds' WHERE id = ANY(%s)",
+                 ([lost, received, handed],))
+    assert workers.take_feed_claim(conn, received, claims[received], alive) is True
+    # a task that held its claim sends the next message (the fetched body to the process queue): a hand-off
+    assert workers.take_feed_claim(conn, handed, claims[handed], alive) is True
+    workers.hand_off_feed(conn, handed, claims[handed])
+    assert conn.execute("SELECT claimed_by FROM feeds WHERE id = %s", (handed,)).fetchone() == (None,)
+
+    assert workers.give_back_unreceived(conn, sent_before=20) == [lost]
+    rows = dict(conn.execute("SELECT id, claimed_until IS NOT NULL FROM feeds WHERE id = ANY(%s)", (ids,)).fetchall())
+    assert rows == {lost: False, fresh: True, received: True, handed: True}
+    # the lost claim is due again under a new number; its old message, should it turn up, is stale
+    assert workers.take_feed_claim(conn, lost, claims[lost], alive) is False
 
 
 def test_a_dead_workers_page_claims_are_given_back(conn) -> None:

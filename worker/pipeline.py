@@ -12,7 +12,7 @@ never commit. Whatever happens to a feed's state goes through :func:`worker.feed
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -463,26 +463,40 @@ record_page_poison = pipeline_pages.record_poison
 # --- maintenance: the scheduler's claim and the daily prunes ---------------------------------------------
 
 
-def give_back_dead(conn: psycopg.Connection, settings: Settings) -> worker_store.GivenBack:
+def give_back_dead(conn: psycopg.Connection, settings: Settings, *,
+                   queues_empty: bool = False) -> worker_store.GivenBack:
     """The claims of workers whose heartbeats stopped (``WIREFEED_WORKER_DEAD_SECONDS``) go back to the
-    scheduler: due again at once, instead of when their claim expires. Logged when there were any."""
+    scheduler: due again at once, instead of when their claim expires. ``queues_empty`` (the fetch and process
+    queues hold no message now): also the feed claims whose message was sent longer ago than that and that no
+    worker received. Logged when there were any."""
     with conn.transaction():
         back = worker_store.give_back_dead(conn, dead_after=settings.worker_dead_after)
-    if back.workers or back.feeds or back.pages:
+        if queues_empty:
+            back = replace(back, unreceived=worker_store.give_back_unreceived(
+                conn, sent_before=settings.worker_dead_after))
+    if back.workers or back.feeds or back.pages or back.unreceived:
         log.warning("dead_workers_claims_given_back", workers=back.workers, feeds=len(back.feeds),
-                    pages=len(back.pages), feed_ids=back.feeds[:50])
+                    pages=len(back.pages), feed_ids=back.feeds[:50], unreceived=back.unreceived[:50])
     return back
 
 
-def claim_due_feeds(conn: psycopg.Connection, settings: Settings, worker_id: str | None = None
+def claim_due_feeds(conn: psycopg.Connection, settings: Settings, *, queues_empty: bool = False
                     ) -> list[tuple[int, int]]:
-    """Give back dead workers' claims, then claim the feeds that are due (SKIP LOCKED: several schedulers never
-    claim one feed twice) in the name of ``worker_id`` (the scheduler task's worker, until a fetch task takes
-    each); the claim commits before any message about them is sent. (feed id, claim) pairs."""
-    give_back_dead(conn, settings)
+    """Give back dead workers' (and unreceived) claims, then claim the feeds that are due (SKIP LOCKED: several
+    schedulers never claim one feed twice); the claim commits before any message about them is sent. (feed id,
+    claim) pairs."""
+    give_back_dead(conn, settings, queues_empty=queues_empty)
     with conn.transaction():
-        return feed_store.claim_due(conn, limit=settings.schedule_batch, claim_seconds=settings.claim_timeout,
-                                    worker_id=worker_id)
+        return feed_store.claim_due(conn, limit=settings.schedule_batch, claim_seconds=settings.claim_timeout)
+
+
+def hand_off(conn: psycopg.Connection, feed_id: int, claim: int | None) -> None:
+    """Before a task sends the feed's next message (the fetched body to the process queue): the claim names
+    no worker until one receives it."""
+    if claim is None:
+        return
+    with conn.transaction():
+        worker_store.hand_off_feed(conn, feed_id, claim)
 
 
 def prune_fetch_history(conn: psycopg.Connection, settings: Settings) -> int:

@@ -187,3 +187,25 @@ def test_a_message_received_but_not_started_is_given_back_when_its_worker_dies(
         held = c.execute("SELECT claimed_until, claimed_by FROM feeds WHERE id = %s", (fid,)).fetchone()
         assert held == (None, None)  # due again at once: the scheduler's next tick claims and sends it
         assert workers.alive(c, dead_after=20) == ["sender@h"]
+
+
+def test_a_message_taken_from_the_queue_but_never_received_comes_back(env, db_url, redis_url, conn, tmp_path,
+                                                                      procs) -> None:
+    """A worker killed in the instant between taking a message from Redis and naming itself in its claim: the
+    claim names nobody (it was sent to the broker), so no dead worker gives it back. Once the queues are empty,
+    beat's tick gives back a claim sent longer ago than the dead time that still names nobody. Here the message
+    is taken off the queue by hand before any worker starts; the claim timeout stays at 600 s."""
+    feeds = make_feeds(db_url, tmp_path / "feeds", count=3, items=20)
+    env = fault_env(env, WIREFEED_SCHEDULE_EVERY_SECONDS="1", WIREFEED_WORKER_HEARTBEAT_SECONDS="1",
+                    WIREFEED_WORKER_DEAD_SECONDS="3")
+    enqueue_all(env)  # claimed (naming nobody, stamped as sent) and sent: three fetch messages in Redis
+    broker = redis.Redis.from_url(redis_url)
+    assert broker.llen("fetch") == 3
+    assert broker.rpop("fetch") is not None  # taken by a consumer that died before it could say so
+    workers_ = procs["worker"](env)
+    procs["beat"](env)
+    wait_until(lambda: scalar(db_url, DONE) == 3, timeout=90, interval=0.2)
+    assert_exactly_once(db_url, feeds)
+    given = [e for e in log_events(workers_.text()) if e.get("event") == "dead_workers_claims_given_back"]
+    unreceived = [i for e in given for i in e.get("unreceived", [])]
+    assert len(unreceived) == 1 and unreceived[0] in feeds.ids, given

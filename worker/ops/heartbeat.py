@@ -9,9 +9,9 @@ The whole group killed at once (SIGKILL, a lost machine) simply stops the beats.
 
 A claim follows its message: the worker that *receives* a message names itself in the message's claim at once
 (:func:`own_on_receipt`, from Celery's ``task_received`` in the worker's main process), before the task starts.
-Otherwise a message this worker holds but has not started (prefetched, waiting for a free pool child, or
-waiting out a countdown) would leave the claim naming the live worker that sent it, and a SIGKILL here would
-lose the feed until the claim timeout instead of the dead-worker delay.
+A message this worker holds but has not started (prefetched, waiting for a free pool child, or waiting out a
+countdown) is then this worker's, and a SIGKILL here gives its claim back with the others after the dead time,
+instead of leaving it with nobody, or with the worker that sent it, until the claim timeout.
 """
 
 from __future__ import annotations

@@ -79,12 +79,12 @@ def existing_ids(conn: psycopg.Connection, ids: list[int]) -> list[int]:
     return [r[0] for r in conn.execute("SELECT id FROM feeds WHERE id = ANY(%s) ORDER BY id", (ids,))]
 
 
-def claim_due(conn: psycopg.Connection, *, limit: int, claim_seconds: int,
-              worker_id: str | None = None) -> list[tuple[int, int]]:
+def claim_due(conn: psycopg.Connection, *, limit: int, claim_seconds: int) -> list[tuple[int, int]]:
     """Claim enabled feeds that are due and not claimed (or whose claim expired: a lost message, the last
     resort; a dead worker's claims are given back sooner, :func:`worker.store.workers.give_back_dead`).
-    Returns (feed id, claim number) pairs: each claim bumps the number its messages carry. ``worker_id``: the
-    worker whose scheduler task claims (it holds the claims until a task takes each; None: the command line).
+    Returns (feed id, claim number) pairs: each claim bumps the number its messages carry. The claims name no
+    worker and are stamped as sent (``claim_sent_at``): their messages go to the broker right after the commit,
+    and the worker that receives one names itself in its claim.
 
     ``FOR UPDATE SKIP LOCKED`` lets several schedulers run without claiming a feed twice.
     """
@@ -97,10 +97,10 @@ def claim_due(conn: psycopg.Connection, *, limit: int, claim_seconds: int,
                LIMIT %s
                FOR UPDATE SKIP LOCKED)
            UPDATE feeds f SET claimed_until = now() + make_interval(secs => %s), claim = f.claim + 1,
-                              claimed_by = (SELECT id FROM workers WHERE id = %s)
+                              claimed_by = NULL, claim_sent_at = now()
            FROM due WHERE f.id = due.id
            RETURNING f.id, f.claim""",
-        (limit, claim_seconds, worker_id),
+        (limit, claim_seconds),
     ).fetchall()
     return sorted((int(r[0]), int(r[1])) for r in rows)
 
@@ -109,7 +109,8 @@ def claim_ids(conn: psycopg.Connection, ids: list[int], *, claim_seconds: int) -
     """Claim the named feeds (``wirefeed fetch ID…`` / ``--all``) unless another claim is live, never an
     ingest-only feed (:func:`mark_ingest_only`); (feed id, claim number) pairs like :func:`claim_due`."""
     rows = conn.execute(
-        """UPDATE feeds SET claimed_until = now() + make_interval(secs => %s), claimed_by = NULL, claim = claim + 1
+        """UPDATE feeds SET claimed_until = now() + make_interval(secs => %s), claimed_by = NULL,
+                            claim = claim + 1, claim_sent_at = now()
            WHERE id = ANY(%s) AND (claimed_until IS NULL OR claimed_until < now())
              AND NOT (disabled_at IS NOT NULL AND left(url, 7) = 'file://')
            RETURNING id, claim""",

@@ -427,6 +427,7 @@ CREATE TABLE public.feeds (
     fetch_pages text,
     claimed_by uuid,
     claim integer DEFAULT 0 NOT NULL,
+    claim_sent_at timestamp with time zone,
     CONSTRAINT feeds_fetch_pages_check CHECK ((fetch_pages = ANY (ARRAY['auto'::text, 'always'::text, 'never'::text])))
 );
 

@@ -5,7 +5,7 @@ Every function runs inside the caller's transaction (or an autocommit connection
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -43,13 +43,37 @@ def take_page_claim(conn: psycopg.Connection, article_id: int, claim: int, worke
         (worker_id, article_id, claim))
 
 
+def hand_off_feed(conn: psycopg.Connection, feed_id: int, claim: int) -> None:
+    """The claim's next message is about to go to the broker: it names no worker until one receives the message
+    (:func:`take_feed_claim`), and its send time is stamped for :func:`give_back_unreceived`."""
+    conn.execute(
+        """UPDATE feeds SET claimed_by = NULL, claim_sent_at = now()
+           WHERE id = %s AND claim = %s AND claimed_until IS NOT NULL""",
+        (feed_id, claim))
+
+
+def give_back_unreceived(conn: psycopg.Connection, *, sent_before: float) -> list[int]:
+    """Give back the feed claims that still name no worker although their message was sent more than
+    ``sent_before`` seconds ago. Call it only when the queues the messages went to are empty: every such message
+    was then taken from its queue, and a live worker names itself in the claim the moment it receives one, so
+    it was taken by a worker killed before that (or lost on the way). Returns the feed ids."""
+    rows = conn.execute(
+        """UPDATE feeds SET claimed_until = NULL, claimed_by = NULL
+           WHERE claimed_until IS NOT NULL AND claimed_by IS NULL
+             AND claim_sent_at < now() - make_interval(secs => %s)
+           RETURNING id""", (sent_before,)).fetchall()
+    return sorted(int(r[0]) for r in rows)
+
+
 @dataclass(frozen=True, slots=True)
 class GivenBack:
-    """What one give-back did: the dead workers' names, and the claims of theirs given back."""
+    """What one give-back did: the dead workers' names, the claims of theirs given back, and the feed claims
+    whose message no worker received (``unreceived``)."""
 
     workers: list[str]
     feeds: list[int]
     pages: list[int]
+    unreceived: list[int] = field(default_factory=list)
 
 
 def give_back_dead(conn: psycopg.Connection, *, dead_after: float) -> GivenBack:
