@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import psycopg
 
-from worker import deadline, pipeline_pages
+from worker import deadline, pipeline_pages, queues
 from worker.errors import FetchError, HostBusy, InputError, WirefeedError, check_size
 from worker.feed_state.decide import (
     Failure,
@@ -488,6 +488,23 @@ def claim_due_feeds(conn: psycopg.Connection, settings: Settings, *, queues_empt
     give_back_dead(conn, settings, queues_empty=queues_empty)
     with conn.transaction():
         return feed_store.claim_due(conn, limit=settings.schedule_batch, claim_seconds=settings.claim_timeout)
+
+
+def feed_queues_empty(settings: Settings) -> bool:
+    """Whether the fetch and process queues hold no message now (False when Redis cannot say): then every
+    feed message sent before now has been taken from its queue (:func:`give_back_dead`'s ``queues_empty``)."""
+    from worker.ops import status
+
+    try:
+        client = status.redis_client(settings)
+        try:
+            depths = status.queue_depths(client)
+        finally:
+            client.close()
+    except Exception as exc:  # the broker is away: this tick gives back nothing unreceived
+        log.info("queue_depths_unavailable", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return False
+    return depths.get(queues.FETCH, 1) == 0 and depths.get(queues.PROCESS, 1) == 0
 
 
 def hand_off(conn: psycopg.Connection, feed_id: int, claim: int | None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker import pipeline, queues
+from worker import pipeline
 from worker.app import app
 from worker.tasks.base import FetchTask, PageTask, ProcessTask, Wait, WirefeedTask, pack_body, unpack_body
 
@@ -21,27 +21,12 @@ __all__ = ["fetch_feed", "fetch_page", "pack_body", "process_feed", "process_pag
 def schedule_due_feeds(self: WirefeedTask) -> int:
     """Beat's tick: give back the claims of dead workers, claim due feeds in PostgreSQL and enqueue one fetch
     each (carrying its claim number)."""
-    empty = _feed_queues_empty(self.settings)
+    empty = pipeline.feed_queues_empty(self.settings)
     pairs: list[tuple[int, int]] = self.with_connection(
         lambda conn: pipeline.claim_due_feeds(conn, self.settings, queues_empty=empty))
     for feed_id, claim in pairs:
         fetch_feed.apply_async(args=(feed_id,), kwargs={"claim": claim})
     return len(pairs)
-
-
-def _feed_queues_empty(settings: Any) -> bool:
-    """Whether the fetch and process queues hold no message now (False when Redis cannot say)."""
-    from worker.ops import status
-
-    try:
-        client = status.redis_client(settings)
-        try:
-            depths = status.queue_depths(client)
-        finally:
-            client.close()
-    except Exception:  # the broker is away: this tick gives back nothing unreceived
-        return False
-    return depths.get(queues.FETCH, 1) == 0 and depths.get(queues.PROCESS, 1) == 0
 
 
 @app.task(bind=True, base=WirefeedTask, name="wirefeed.prune_fetch_history", ignore_result=True)
