@@ -43,6 +43,7 @@ from worker.normalize.entry import apply_learned_boilerplate, entry_hash, entry_
 from worker.ops.logs import get_logger
 from worker.parse.feed import cap_entries, parse_feed
 from worker.pipeline_stories import StoryStep, decide_stories, write_stories
+from worker.redaction import first_line
 from worker.settings import Settings
 from worker.store import articles as article_store
 from worker.store import feeds as feed_store
@@ -502,7 +503,7 @@ def feed_queues_empty(settings: Settings) -> bool:
         finally:
             client.close()
     except Exception as exc:  # the broker is away: this tick gives back nothing unreceived
-        log.info("queue_depths_unavailable", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        log.info("queue_depths_unavailable", error=first_line(exc))
         return False
     return depths.get(queues.FETCH, 1) == 0 and depths.get(queues.PROCESS, 1) == 0
 

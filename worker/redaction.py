@@ -51,3 +51,9 @@ def redact(value: str) -> str:
         value = _URL_PASSWORD.sub(lambda m: m["head"] + MASK + "@", value)
     value = _QUERY_PARAM.sub(_named, value)
     return _KEYWORD.sub(_named, value)
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, redacted (it may quote a URL or conninfo); its type's name when it has none."""
+    text = str(exc).strip()
+    return redact(text.splitlines()[0]) if text else type(exc).__name__

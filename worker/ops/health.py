@@ -12,8 +12,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from worker.ops.status import _first_line, beat_heartbeat, connect_quick, ping_workers, redis_client
-from worker.redaction import redact
+from worker.ops.status import beat_heartbeat, connect_quick, ping_workers, redis_client
+from worker.redaction import first_line, redact
 from worker.settings import Settings
 from worker.store import ops as ops_store
 
@@ -39,7 +39,7 @@ def _database(settings: Settings) -> list[Check]:
             ops_store.ping(conn)
             missing = pending(conn)
     except Exception as exc:
-        return [Check("database", False, f"cannot reach PostgreSQL at {where}: {_first_line(exc)}")]
+        return [Check("database", False, f"cannot reach PostgreSQL at {where}: {first_line(exc)}")]
     checks = [Check("database", True, f"PostgreSQL at {where} answers")]
     if missing:
         names = ", ".join(f"{m.version:04d}_{m.name}" for m in missing)
@@ -62,7 +62,7 @@ def run_checks(settings: Settings, *, workers: bool = False, worker_names: tuple
         finally:
             client.close()
     except Exception as exc:
-        checks.append(Check("redis", False, f"cannot reach Redis at {where}: {_first_line(exc)}"))
+        checks.append(Check("redis", False, f"cannot reach Redis at {where}: {first_line(exc)}"))
         if workers or worker_names:
             checks.append(Check("workers", False, "not checked: the broker is unreachable"))
         if beat:
@@ -74,7 +74,7 @@ def run_checks(settings: Settings, *, workers: bool = False, worker_names: tuple
         try:
             alive = ping_workers(timeout)
         except Exception as exc:
-            checks.append(Check("workers", False, f"ping failed: {_first_line(exc)}"))
+            checks.append(Check("workers", False, f"ping failed: {first_line(exc)}"))
         else:
             missing = [n for n in worker_names if n not in alive]
             if missing:

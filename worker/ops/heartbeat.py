@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 
 from worker.ops.logs import get_logger
+from worker.redaction import first_line
 from worker.settings import Settings
 from worker.store import db
 from worker.store import workers as worker_store
@@ -37,10 +38,6 @@ _worker_id: str | None = None
 _beater: _Beater | None = None
 _receipts: _Receipts | None = None
 RECEIPT_PAUSE_S = 10.0  # after PostgreSQL failed a receipt: receive without owning for this long
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else repr(exc)
 
 
 def worker_id() -> str | None:
@@ -68,7 +65,7 @@ class _Beater(threading.Thread):
             worker_store.heartbeat(self.conn, self.wid, **self.row)
         except psycopg.Error as exc:
             if not self.failing:
-                log.warning("worker_heartbeat_failed", error=_first_line(exc))
+                log.warning("worker_heartbeat_failed", error=first_line(exc))
             self.failing = True
             self._close()
             return False
@@ -96,7 +93,7 @@ class _Beater(threading.Thread):
                             application_name="wirefeed-heartbeat") as conn:
                 worker_store.forget(conn, self.wid)
         except psycopg.Error as exc:
-            log.warning("worker_heartbeat_forget_failed", error=_first_line(exc))
+            log.warning("worker_heartbeat_forget_failed", error=first_line(exc))
         self._close()
 
 
@@ -122,7 +119,7 @@ class _Receipts:
             return True
         except psycopg.Error as exc:
             # Never hold up the consumer: the task takes its claim again when it starts.
-            log.warning("claim_receipt_failed", error=_first_line(exc),
+            log.warning("claim_receipt_failed", error=first_line(exc),
                         paused_s=RECEIPT_PAUSE_S)
             self.paused_until = time.monotonic() + RECEIPT_PAUSE_S
             with contextlib.suppress(Exception):

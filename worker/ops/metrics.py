@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.ops.logs import get_logger
+from worker.redaction import first_line
 from worker.settings import Settings
 
 log = get_logger("wirefeed.metrics")
@@ -237,7 +238,7 @@ class StateCollector:
                                         "article was first seen", value=last)
         except Exception as exc:  # a scrape reports what it cannot reach; it does not fail
             up.add_metric(["postgresql"], 0)
-            log.warning("metrics_scrape_failed", dependency="postgresql", error=status._first_line(exc))
+            log.warning("metrics_scrape_failed", dependency="postgresql", error=first_line(exc))
         try:
             client = status.redis_client(self.settings)
             try:
@@ -254,7 +255,7 @@ class StateCollector:
                                     "acknowledged", value=flight)
         except Exception as exc:
             up.add_metric(["redis"], 0)
-            log.warning("metrics_scrape_failed", dependency="redis", error=status._first_line(exc))
+            log.warning("metrics_scrape_failed", dependency="redis", error=first_line(exc))
         yield up
 
 

@@ -25,6 +25,7 @@ from celery import signals
 from worker import queues
 from worker.ops import heartbeat, metrics
 from worker.ops.logs import RedactingFilter, configure, get_logger
+from worker.redaction import first_line
 from worker.settings import get_settings
 
 log = get_logger("wirefeed.worker")
@@ -107,7 +108,7 @@ def _heartbeat() -> None:
         finally:
             client.close()
     except Exception as exc:  # Redis down: health reports beat stale, which is the truth
-        log.warning("beat_heartbeat_failed", error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        log.warning("beat_heartbeat_failed", error=first_line(exc))
 
 
 @signals.beat_init.connect

@@ -16,18 +16,12 @@ from typing import Any
 import psycopg
 
 from worker.queues import ALL as QUEUES
-from worker.redaction import redact
+from worker.redaction import first_line
 from worker.settings import Settings
 from worker.store import ops as ops_store
 
 BEAT_HEARTBEAT_KEY = "wirefeed:beat:heartbeat"  # unix time of beat's last tick (see worker.ops.signals)
 CONNECT_TIMEOUT = 3  # seconds: status, health and scrapes answer quickly even when a service is down
-
-
-def _first_line(exc: BaseException) -> str:
-    """The exception's first line, secrets redacted (it may quote a URL or conninfo)."""
-    text = str(exc).strip()
-    return redact(text.splitlines()[0]) if text else type(exc).__name__
 
 
 def connect_quick(settings: Settings) -> psycopg.Connection:
@@ -133,12 +127,12 @@ def collect_status(settings: Settings, *, ping_timeout: float = 1.0) -> dict[str
                                    " (run `wirefeed migrate`)")
     except Exception as exc:  # a status command reports what it cannot reach; it does not crash
         doc["database"] = "unreachable"
-        doc["problems"].append(f"PostgreSQL: {_first_line(exc)}")
+        doc["problems"].append(f"PostgreSQL: {first_line(exc)}")
     try:
         doc.update(_broker(settings, ping_timeout=ping_timeout))
         if not doc["workers"]["alive"]:
             doc["problems"].append("no worker answered a ping")
     except Exception as exc:
         doc["broker"] = "unreachable"
-        doc["problems"].append(f"Redis: {_first_line(exc)}")
+        doc["problems"].append(f"Redis: {first_line(exc)}")
     return doc
