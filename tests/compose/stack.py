@@ -4,7 +4,7 @@
 ``docker-compose`` v1, whose features are all the test uses); a Docker engine (when none answers and we are
 root with ``dockerd`` installed, it starts one, and ``Machine.close`` stops it again); the base images the
 compose file and the Dockerfile name (pulled, else made by the stand-in image script for machines without a
-registry: ``$WIREFEED_STANDIN_IMAGES``, or ``../shared/tools/standin-images`` beside the repository).
+registry: ``$WIREFEED_STANDIN_IMAGES``, which ``scripts/test`` sets where the machine has one).
 Whatever is missing raises ``Missing`` with one line naming it; the test skips with that line.
 """
 
@@ -76,8 +76,7 @@ def _image_exists(name: str) -> bool:
 
 def standin_script() -> Path | None:
     env = os.environ.get("WIREFEED_STANDIN_IMAGES")
-    candidates = [Path(env)] if env else [ROOT.parent / "shared" / "tools" / "standin-images"]
-    return next((p for p in candidates if p.is_file()), None)
+    return Path(env) if env and Path(env).is_file() else None
 
 
 @dataclass
