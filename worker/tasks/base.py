@@ -145,14 +145,17 @@ class FeedTask(WirefeedTask):
 
     attempts_key: ClassVar[str]  # task_attempts.task
 
-    def log_context(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        return {"feed_id": kwargs.get("feed_id", args[0] if args else None)}
-
     @staticmethod
-    def claim_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, int, int] | None:
+    def _feed_id(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return kwargs.get("feed_id", args[0] if args else None)
+
+    def log_context(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {"feed_id": self._feed_id(args, kwargs)}
+
+    def claim_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, int, int] | None:
         """("feed", feed id, claim number) of a message's arguments; None when it carries no claim."""
         claim = kwargs.get("claim")
-        feed_id = kwargs.get("feed_id", args[0] if args else None)
+        feed_id = self._feed_id(args, kwargs)
         if isinstance(claim, int) and isinstance(feed_id, int):
             return "feed", feed_id, claim
         return None
@@ -282,13 +285,16 @@ class PageTask(WirefeedTask):
 
     _fetchers: ClassVar[dict[str, tuple[HostPoliteness, Any]]] = {}
 
-    def log_context(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        return {"article_id": kwargs.get("article_id", args[0] if args else None)}
-
     @staticmethod
-    def claim_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, int, int] | None:
+    def _article_id(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return kwargs.get("article_id", args[0] if args else None)
+
+    def log_context(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {"article_id": self._article_id(args, kwargs)}
+
+    def claim_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, int, int] | None:
         """("page", article id, claim number) of a message's arguments."""
-        article_id = kwargs.get("article_id", args[0] if args else None)
+        article_id = self._article_id(args, kwargs)
         claim = kwargs.get("claim", args[1] if len(args) > 1 else None)
         if isinstance(claim, int) and isinstance(article_id, int):
             return "page", article_id, claim
