@@ -66,9 +66,11 @@ def test_poison_feeds_are_recorded_and_stop_while_good_feeds_land(env, db_url, c
         slow_id = feed_store.add_feed(c, "file://" + str(slow_path)).feed_id
         corrupt_id = feed_store.add_feed(c, "file://" + str(corrupt_path)).feed_id
         c.execute("UPDATE feeds SET next_fetch_at = now() + interval '1 day' WHERE id = %s", (corrupt_id,))
+    # every one of the slow feed's 8000 items is read: at the default entry cap (1000) its batch ends in about
+    # 3 s, at the hard limit itself, and the crash loop would depend on the machine's speed
     env = fault_env(env, WIREFEED_TASK_SOFT_TIME_LIMIT_SECONDS="0", WIREFEED_TASK_TIME_LIMIT_SECONDS="3",
                     WIREFEED_POISON_ATTEMPTS="3", WIREFEED_CLAIM_TIMEOUT_SECONDS="4",
-                    WIREFEED_SCHEDULE_EVERY_SECONDS="1")
+                    WIREFEED_SCHEDULE_EVERY_SECONDS="1", WIREFEED_MAX_ENTRIES_PER_FEED="10000")
     worker = procs["worker"](env)
     procs["beat"](env)
     producer = Celery("fault-producer", broker=redis_url)

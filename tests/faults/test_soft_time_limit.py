@@ -23,8 +23,9 @@ def test_soft_time_limit_is_retried_then_recorded_as_poison(env, db_url, conn, t
     slow_path.write_bytes(rss(97, 3000))  # seconds of processing, far over the 1 s limit; read in a blink
     with psycopg.connect(db_url) as c:
         slow = feed_store.add_feed(c, "file://" + str(slow_path)).feed_id
+    # all 3000 items are read (the default entry cap would keep 1000): seconds of work against the 1 s limit
     env = fault_env(env, WIREFEED_TASK_SOFT_TIME_LIMIT_SECONDS="1", WIREFEED_TASK_TIME_LIMIT_SECONDS="60",
-                    WIREFEED_POISON_ATTEMPTS="2")
+                    WIREFEED_POISON_ATTEMPTS="2", WIREFEED_MAX_ENTRIES_PER_FEED="10000")
     worker = procs["worker"](env)
     enqueue_all(env)
     wait_until(lambda: scalar(db_url, "SELECT count(*) FROM feeds WHERE error_count > 0") == 1, timeout=120,
